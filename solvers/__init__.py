@@ -1,0 +1,45 @@
+"""boundlab's exact numerical engines (no plotting, no knowledge of papers).
+
+Values everywhere are expected discounted sums E[sum_t gamma^t r_t], not
+scaled by 1 - gamma; occupancy measures are normalised to sum to 1.
+"""
+
+from .errors import ModelError
+from .evaluation import PolicyValues, evaluate, occupancy, policy_kernel
+from .instances import dumps_instance, load_instance, loads_instance, register_instance_type
+from .mdp import TabularMDP
+from .planning import (
+    PlanningResult,
+    backward_induction,
+    bellman_q,
+    policy_iteration,
+    value_iteration,
+)
+from .planning_certificate import Certificate
+from .policies import as_policy, deterministic_policy, greedy_policy, uniform_policy
+from .random_models import as_generator, random_mdp
+
+__all__ = [
+    "Certificate",
+    "ModelError",
+    "PlanningResult",
+    "PolicyValues",
+    "TabularMDP",
+    "as_generator",
+    "as_policy",
+    "backward_induction",
+    "bellman_q",
+    "deterministic_policy",
+    "dumps_instance",
+    "evaluate",
+    "greedy_policy",
+    "load_instance",
+    "loads_instance",
+    "occupancy",
+    "policy_iteration",
+    "policy_kernel",
+    "random_mdp",
+    "register_instance_type",
+    "uniform_policy",
+    "value_iteration",
+]

@@ -1,0 +1,224 @@
+"""JSON instance files: encode and decode models without pickle or eval.
+
+An instance file is a JSON object with a ``"type"`` field. This module knows
+``"mdp"``; later model families register their own type with
+:func:`register_instance_type`. Values inside an instance are encoded as:
+
+- a model: its own JSON object with a ``"type"`` field;
+- a numpy array: ``{"ndarray": nested lists, "dtype": "float64" | "int64"}``;
+- a scipy.sparse CSR matrix: ``{"csr": {"shape", "indptr", "indices", "data"}}``;
+- numbers, strings, booleans, null, lists and objects as themselves.
+
+Floats are written with ``repr`` (shortest round-trip form), so a load gives
+back the identical bits. NaN and infinities are refused on load. See
+docs/instances.md for the format with examples.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import ModelError
+from .mdp import TabularMDP
+
+__all__ = [
+    "decode_value",
+    "dumps_instance",
+    "encode_value",
+    "instance_types",
+    "load_instance",
+    "loads_instance",
+    "register_instance_type",
+]
+
+
+@dataclass(frozen=True)
+class _InstanceType:
+    name: str
+    cls: type
+    encode: Callable[[Any], dict]
+    decode: Callable[[dict], Any]
+
+
+_TYPES: dict[str, _InstanceType] = {}
+
+
+def register_instance_type(
+    name: str, cls: type, encode: Callable[[Any], dict], decode: Callable[[dict], Any]
+) -> None:
+    """Register a model family: ``encode(obj)`` gives a JSON-able dict (without "type")."""
+    _TYPES[name] = _InstanceType(name, cls, encode, decode)
+
+
+def instance_types() -> tuple[str, ...]:
+    """Names of the registered instance types."""
+    return tuple(sorted(_TYPES))
+
+
+# -- generic values ----------------------------------------------------------------
+def encode_value(value: Any) -> Any:
+    """Encode ``value`` (model, array, sparse matrix, scalar, list, dict) as JSON-able data."""
+    for t in _TYPES.values():
+        if isinstance(value, t.cls):
+            return {"type": t.name, **t.encode(value)}
+    if sp.issparse(value):
+        m = sp.csr_array(value)
+        return {"csr": {"shape": list(m.shape), "indptr": m.indptr.tolist(),
+                        "indices": m.indices.tolist(), "data": m.data.tolist()}}
+    if isinstance(value, np.ndarray):
+        kind = "int64" if np.issubdtype(value.dtype, np.integer) else "float64"
+        if value.dtype == np.bool_:
+            kind = "bool"
+        return {"ndarray": value.tolist(), "dtype": kind}
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): encode_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode_value(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot encode a value of type {type(value).__name__} in an instance file")
+
+
+def _field(obj: dict, key: str, where: str) -> Any:
+    if not isinstance(obj, dict):
+        raise ModelError(f"{where} is {type(obj).__name__}, expected a JSON object", field=where)
+    if key not in obj:
+        raise ModelError(f"{where} has no field '{key}'", field=key)
+    return obj[key]
+
+
+def decode_value(data: Any, where: str = "instance") -> Any:
+    """Inverse of :func:`encode_value`; raises ModelError naming the field on bad data."""
+    if isinstance(data, dict):
+        if "type" in data:
+            name = data["type"]
+            if not isinstance(name, str) or name not in _TYPES:
+                raise ModelError(f"{where}.type = {name!r}, expected one of {instance_types()}",
+                                 field="type")
+            return _TYPES[name].decode(data)
+        if "ndarray" in data:
+            dtype = data.get("dtype", "float64")
+            if dtype not in ("float64", "int64", "bool"):
+                raise ModelError(f"{where}.dtype = {dtype!r}, expected float64, int64 or bool",
+                                 field="dtype")
+            try:
+                return np.array(data["ndarray"], dtype=dtype)
+            except (ValueError, TypeError) as exc:
+                raise ModelError(f"{where}.ndarray is not a regular array of {dtype} ({exc})",
+                                 field=where) from None
+        if "csr" in data:
+            return _decode_csr(data["csr"], where)
+        return {k: decode_value(v, f"{where}.{k}") for k, v in data.items()}
+    if isinstance(data, list):
+        return [decode_value(v, f"{where}[{i}]") for i, v in enumerate(data)]
+    return data
+
+
+def _decode_csr(d: Any, where: str) -> sp.csr_array:
+    parts = {k: _field(d, k, f"{where}.csr") for k in ("shape", "indptr", "indices", "data")}
+    try:
+        shape = tuple(int(x) for x in parts["shape"])
+        indptr = np.asarray(parts["indptr"], dtype=np.int64)
+        indices = np.asarray(parts["indices"], dtype=np.int64)
+        data = np.asarray(parts["data"], dtype=np.float64)
+        if len(shape) != 2 or min(shape) < 0:
+            raise ValueError(f"shape {shape} is not 2-d")
+        if indptr.shape != (shape[0] + 1,) or indices.shape != data.shape:
+            raise ValueError("indptr/indices/data lengths disagree with the shape")
+        if indices.size and (indices.min() < 0 or indices.max() >= shape[1]):
+            raise ValueError("column index out of range")
+        if indptr[0] != 0 or indptr[-1] != data.size or np.any(np.diff(indptr) < 0):
+            raise ValueError("indptr is not a non-decreasing pointer array")
+        return sp.csr_array((data, indices, indptr), shape=shape)
+    except (ValueError, TypeError) as exc:
+        raise ModelError(f"{where}.csr is not a valid CSR matrix ({exc})", field=where) from None
+
+
+# -- the "mdp" type ------------------------------------------------------------------
+def _encode_mdp(m: TabularMDP) -> dict:
+    out: dict[str, Any] = {"S": m.S, "A": m.A}
+    if m.finite_horizon:
+        out["horizon"] = m.horizon
+    else:
+        out["gamma"] = m.gamma
+    out["P"] = encode_value(m.P) if m.is_sparse else m.P.tolist()
+    out["r"] = m.r.tolist()
+    out["mu0"] = m.mu0.tolist()
+    if m.K:
+        out["costs"] = m.costs.tolist()
+    return out
+
+
+def _decode_mdp(d: dict) -> TabularMDP:
+    P = _field(d, "P", "mdp")
+    if isinstance(P, dict):
+        P = decode_value(P, "mdp.P")
+    if "gamma" in d and "horizon" in d:
+        raise ModelError("mdp has both 'gamma' and 'horizon', expected exactly one", field="gamma")
+    return TabularMDP(
+        P, _field(d, "r", "mdp"), _field(d, "mu0", "mdp"),
+        gamma=d.get("gamma"), horizon=d.get("horizon"), costs=d.get("costs"),
+    )
+
+
+register_instance_type("mdp", TabularMDP, _encode_mdp, _decode_mdp)
+
+
+# -- files -------------------------------------------------------------------------
+def _reject_constant(token: str) -> float:
+    raise ModelError(f"instance file contains {token}, expected finite numbers only",
+                     field="json")
+
+
+def loads_instance(text: str | bytes) -> Any:
+    """Parse instance JSON text (no pickle, no eval; NaN/Infinity refused)."""
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"instance file is not valid JSON ({exc})", field="json") from None
+    except RecursionError:
+        raise ModelError("instance file is nested too deeply", field="json") from None
+    if not isinstance(data, dict) or "type" not in data:
+        raise ModelError("instance file must be a JSON object with a 'type' field",
+                         field="type")
+    return decode_value(data)
+
+
+def load_instance(path: str | Path) -> Any:
+    """Load an instance file (see :func:`loads_instance`)."""
+    return loads_instance(Path(path).read_text(encoding="utf-8"))
+
+
+def dumps_instance(obj: Any) -> str:
+    """Canonical JSON for ``obj`` (sorted keys, repr floats): same object, same bytes."""
+    data = encode_value(obj)
+    if isinstance(data, dict) and "type" not in data:
+        raise TypeError("the top level of an instance file needs a 'type' field")
+
+    def _check(x: Any) -> None:
+        if isinstance(x, float) and not math.isfinite(x):
+            raise ValueError("instance files cannot hold NaN or infinity")
+
+    _walk(data, _check)
+    return json.dumps(data, sort_keys=True, indent=1) + "\n"
+
+
+def _walk(x: Any, f: Callable[[Any], None]) -> None:
+    if isinstance(x, dict):
+        for v in x.values():
+            _walk(v, f)
+    elif isinstance(x, list):
+        for v in x:
+            _walk(v, f)
+    else:
+        f(x)

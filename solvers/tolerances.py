@@ -1,0 +1,64 @@
+"""Named numerical tolerances, in one place (DESIGN.md, Contracts).
+
+Every tolerance used by a solver or a check is defined here with the reason
+for its size; code elsewhere imports the name instead of writing a literal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "BELLMAN_TOL",
+    "DIRECT_SOLVE_MAX_STATES",
+    "EPS",
+    "ITERATIVE_RTOL",
+    "PROB_SUM_TOL",
+    "linear_solve_tol",
+]
+
+#: Machine epsilon of float64.
+EPS: float = float(np.finfo(np.float64).eps)
+
+#: A probability vector's entries must sum to 1 within this (DESIGN.md).
+#: Rows built from decimal data or from a normalisation in float64 are exact
+#: to about S * EPS ~ 1e-12 for S up to 1e4, so 1e-9 rejects real mistakes
+#: (a dropped transition) while accepting every honest rounding.
+PROB_SUM_TOL: float = 1e-9
+
+#: Policy evaluation uses a sparse direct LU factorisation up to this many
+#: states and a preconditioned Krylov solver above (fill-in of LU on random
+#: sparse kernels grows super-linearly; above ~2e4 states it dominates).
+DIRECT_SOLVE_MAX_STATES: int = 20_000
+
+#: Relative residual requested from the iterative solver; the achieved
+#: residual is measured and reported, never assumed.
+ITERATIVE_RTOL: float = 1e-12
+
+#: Default target accuracy ||V - V*||_inf of value iteration.
+BELLMAN_TOL: float = 1e-8
+
+
+def linear_solve_tol(n: int, scale: float, gamma: float) -> float:
+    r"""Absolute error bound for a value from one float64 solve of (I - gamma P) v = r.
+
+    The infinity-norm condition number of :math:`I-\gamma P_\pi` is at most
+    :math:`(1+\gamma)/(1-\gamma)` because :math:`\|(I-\gamma P_\pi)^{-1}\|_\infty
+    \le 1/(1-\gamma)`. A backward-stable solve has a relative residual of order
+    ``n * EPS``, so the value error is at most
+    :math:`n\,\varepsilon\,\mathrm{scale}\,(1+\gamma)/(1-\gamma)^2` where
+    ``scale`` bounds :math:`\|r\|_\infty`. A safety factor of 64 covers the
+    constant in the backward-error bound of LU with partial pivoting on these
+    diagonally dominant matrices.
+
+    Parameters
+    ----------
+    n : int
+        Size of the linear system (number of states).
+    scale : float
+        Bound on the magnitude of the right-hand side, e.g. max |r|.
+    gamma : float
+        Discount factor in [0, 1).
+    """
+    scale = max(float(scale), 1.0)
+    return 64.0 * max(n, 1) * EPS * scale * (1.0 + gamma) / (1.0 - gamma) ** 2

@@ -1,0 +1,155 @@
+r"""Falsification outside pytest: hypothesis searches for counterexamples and tight instances.
+
+:func:`check` runs a theorem's instance strategy through hypothesis with a
+fixed seed (same seed, same instances, same report), calls ``target()`` on
+the margin so the search also moves toward the tightest instance, and on a
+violation lets hypothesis shrink it to a minimal counterexample, which is
+saved as a JSON instance file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, Verbosity, assume, given, settings, target
+from hypothesis import seed as hyp_seed
+from hypothesis.errors import Unsatisfiable
+
+from solvers.instances import decode_value, encode_value
+
+from .core import Evidence, Instance, Theorem
+
+__all__ = ["CheckResult", "check", "counterexample_json", "load_counterexample"]
+
+
+class _Violation(AssertionError):
+    """Raised inside the hypothesis test so that it shrinks the instance."""
+
+
+@dataclass
+class CheckResult:
+    """What a falsification run found for one theorem.
+
+    ``instances`` counts every instance checked (generation, targeting and
+    shrinking); ``violations`` counts those on which the relation failed.
+    ``min_margin`` is the smallest normalised slack seen and
+    ``tightest`` its instance. ``status`` is "holds", "violated" or "error".
+    """
+
+    theorem: Theorem
+    seed: int
+    examples: int
+    instances: int = 0
+    violations: int = 0
+    min_margin: float = math.inf
+    tightest: Instance | None = None
+    tightest_evidence: Evidence | None = None
+    counterexample: Instance | None = None
+    counterexample_evidence: Evidence | None = None
+    counterexample_path: Path | None = None
+    error: str | None = None
+    status: str = "holds"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def as_expected(self) -> bool:
+        """True when the status equals the theorem's expectation."""
+        return self.status == self.theorem.expected
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON line of ``boundlab check --json`` (DESIGN.md)."""
+        t = self.theorem
+        return {
+            "id": t.id, "source": t.source, "expected": t.expected,
+            "instances": self.instances, "violations": self.violations,
+            "min_margin": None if math.isinf(self.min_margin) else self.min_margin,
+            "status": self.status,
+            "counterexample": str(self.counterexample_path) if self.counterexample_path else None,
+            "seed": self.seed, "examples": self.examples, "error": self.error,
+        }
+
+
+def check(
+    theorem: Theorem,
+    examples: int = 200,
+    seed: int = 0,
+    *,
+    save_dir: str | Path | None = None,
+) -> CheckResult:
+    """Try to break ``theorem`` on up to ``examples`` generated instances.
+
+    Parameters
+    ----------
+    theorem : Theorem
+    examples : int
+        Hypothesis ``max_examples``.
+    seed : int
+        Seed of the search; same seed, same instances and results.
+    save_dir : path, optional
+        Where to write ``<id>.counterexample.json`` on a violation.
+
+    Returns
+    -------
+    CheckResult
+    """
+    res = CheckResult(theorem=theorem, seed=seed, examples=examples)
+
+    @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
+              suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
+              phases=(Phase.explicit, Phase.generate, Phase.target, Phase.shrink),
+              print_blob=False, report_multiple_bugs=False)
+    @hyp_seed(seed)
+    @given(theorem.instances())
+    def _search(instance: Instance) -> None:
+        for a in theorem.assumptions:
+            assume(a.predicate(instance))
+        ev = theorem.check(instance)
+        res.instances += 1
+        if ev.margin < res.min_margin:
+            res.min_margin, res.tightest, res.tightest_evidence = ev.margin, instance, ev
+        target(max(ev.margin, -1e300) if not math.isnan(ev.margin) else -1e300, label="-margin")
+        if not ev.holds:
+            res.violations += 1
+            res.counterexample, res.counterexample_evidence = instance, ev
+            raise _Violation(f"{theorem.id}: {ev.lhs!r} {ev.relation} {ev.rhs!r} fails")
+
+    try:
+        _search()
+    except _Violation:
+        res.status = "violated"
+    except Unsatisfiable as exc:
+        res.status, res.error = "error", f"no instance satisfied the assumptions ({exc})"
+    except Exception as exc:  # a crash inside a check is reported, not hidden
+        res.status, res.error = "error", f"{type(exc).__name__}: {exc}"
+    if res.status == "violated" and save_dir is not None:
+        path = Path(save_dir) / f"{theorem.id}.counterexample.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(counterexample_json(theorem, res.counterexample,
+                                           res.counterexample_evidence), encoding="utf-8")
+        tmp.replace(path)
+        res.counterexample_path = path
+    return res
+
+
+def counterexample_json(theorem: Theorem, instance: Instance, evidence: Evidence | None) -> str:
+    """Canonical JSON of a theorem instance (type "theorem_instance"), same input same bytes."""
+    data = {"type": "theorem_instance", "theorem": theorem.id, "source": theorem.source,
+            "instance": encode_value(instance),
+            "evidence": evidence.to_json() if evidence is not None else None}
+    return json.dumps(data, sort_keys=True, indent=1, allow_nan=False) + "\n"
+
+
+def load_counterexample(path: str | Path) -> tuple[str, Instance]:
+    """Read a "theorem_instance" file: (theorem id, decoded instance). No pickle, no eval."""
+    def _refuse(token: str) -> float:
+        raise ValueError(f"{path}: contains {token}, expected finite numbers")
+
+    data = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_refuse)
+    if not isinstance(data, dict) or data.get("type") != "theorem_instance":
+        raise ValueError(f"{path}: expected an object with type 'theorem_instance'")
+    return data["theorem"], decode_value(data["instance"], "instance")
