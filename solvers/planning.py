@@ -28,12 +28,13 @@ from .evaluation import evaluate
 from .mdp import TabularMDP
 from .planning_certificate import Certificate, verify_planning
 from .policies import greedy_policy
-from .tolerances import BELLMAN_TOL, linear_solve_tol
+from .tolerances import BELLMAN_TOL, EPS, linear_solve_tol
 
 __all__ = [
     "PlanningResult",
     "backward_induction",
     "bellman_q",
+    "bellman_rounding",
     "policy_iteration",
     "value_iteration",
 ]
@@ -106,6 +107,21 @@ def bellman_q(mdp: TabularMDP, v: np.ndarray) -> np.ndarray:
     return mdp.r + mdp.gamma * (mdp.transition_matrix @ v).reshape(mdp.S, mdp.A)
 
 
+def bellman_rounding(mdp: TabularMDP, v: np.ndarray) -> float:
+    r"""Bound on the float64 rounding in the fixed point of computed Bellman updates.
+
+    One update :math:`r+\gamma Pv` with at most ``m`` successors per row is
+    exact to :math:`(m+2)\,\varepsilon\,(\|r\|_\infty+\gamma\|v\|_\infty)`
+    (recursive summation); the contraction turns a per-step error
+    :math:`\delta` into at most :math:`\delta/(1-\gamma)` on the fixed point.
+    """
+    indptr = mdp.transition_matrix.indptr
+    m = int(np.max(np.diff(indptr))) if indptr.size > 1 else 1
+    vmax = float(np.max(np.abs(v))) if v.size else 0.0
+    step = (m + 2) * EPS * (float(np.max(np.abs(mdp.r))) + mdp.gamma * vmax)
+    return step / (1.0 - mdp.gamma)
+
+
 def value_iteration(
     mdp: TabularMDP,
     tol: float = BELLMAN_TOL,
@@ -115,8 +131,9 @@ def value_iteration(
 ) -> PlanningResult:
     r"""Value iteration :math:`v_{k+1}=Tv_k` with a certified stop.
 
-    Stops at the first k with :math:`\varepsilon_k\gamma/(1-\gamma)\le` ``tol``,
-    where :math:`\varepsilon_k=\|v_{k+1}-v_k\|_\infty`; then
+    Stops at the first k with :math:`\varepsilon_k\gamma/(1-\gamma)+\rho_{fl}\le` ``tol``,
+    where :math:`\varepsilon_k=\|v_{k+1}-v_k\|_\infty` and :math:`\rho_{fl}` bounds
+    float64 rounding (:func:`bellman_rounding`); then
     :math:`\|v_{k+1}-V^\star\|_\infty\le` ``tol`` (Puterman 1994, Thm 6.3.1) and
     the greedy policy is :math:`2\gamma\,\mathrm{tol}/(1-\gamma)`-optimal.
     A finite-horizon model is solved exactly by :func:`backward_induction`.
@@ -151,20 +168,24 @@ def value_iteration(
         else:
             need = math.log(tol * (1 - gamma) / (gamma * eps)) / math.log(gamma)
             max_iter = max(int(math.ceil(need)), 0) + 10
+    rounding = bellman_rounding(mdp, v_new)
     k = 1
-    while eps * gamma > tol * (1.0 - gamma) and k < max_iter:
+    while eps * gamma / (1.0 - gamma) + rounding > tol and k < max_iter:
         v = v_new
         q = bellman_q(mdp, v)
         v_new = q.max(axis=1)
         eps = float(np.max(np.abs(v_new - v)))
         k += 1
+        if k % 64 == 0:
+            rounding = bellman_rounding(mdp, v_new)
     q = bellman_q(mdp, v_new)
     residual = float(np.max(np.abs(q.max(axis=1) - v_new)))
-    bound = min(eps * gamma, residual) / (1.0 - gamma)
-    ok = eps * gamma <= tol * (1.0 - gamma)
+    rounding = bellman_rounding(mdp, v_new)
+    bound = min(eps * gamma, residual) / (1.0 - gamma) + rounding
+    ok = bound <= tol
     actions = np.argmax(q, axis=1)
     message = (
-        f"certified: ||v - V*||_inf <= eps*gamma/(1-gamma) = {bound:.3g} <= tol = {tol:g} "
+        f"certified: ||v - V*||_inf <= eps*gamma/(1-gamma) + rounding = {bound:.3g} <= tol = {tol:g} "
         f"after {k} iterations (eps = {eps:.3g})"
         if ok
         else f"iteration limit {max_iter} reached with ||v - V*||_inf <= {bound:.3g} > tol = "
@@ -212,7 +233,7 @@ def policy_iteration(
         actions = np.where(improve, best, actions)
     v = ev.v
     residual = float(np.max(np.abs(q.max(axis=1) - v)))
-    bound = residual / (1.0 - mdp.gamma) + ev.error_bound
+    bound = residual / (1.0 - mdp.gamma) + ev.error_bound + bellman_rounding(mdp, v)
     if status == "optimal":
         message = (f"certified after {k} policy evaluations: no action improves any state by more than "
                    f"{thr:.3g}; ||V^pi - V*||_inf <= {bound:.3g}")

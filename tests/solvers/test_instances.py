@@ -1,0 +1,80 @@
+"""JSON instance files: exact round trips, canonical bytes, refusal of bad data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from solvers import ModelError, dumps_instance, load_instance, loads_instance, random_mdp
+from theory.strategies import mdps
+
+
+def same_model(a, b) -> bool:
+    Pa = a.P.toarray() if a.is_sparse else a.P
+    Pb = b.P.toarray() if b.is_sparse else b.P
+    return (Pa.tobytes() == Pb.tobytes() and a.r.tobytes() == b.r.tobytes()
+            and a.mu0.tobytes() == b.mu0.tobytes() and a.costs.tobytes() == b.costs.tobytes()
+            and a.gamma == b.gamma and a.horizon == b.horizon and a.is_sparse == b.is_sparse)
+
+
+@given(mdps(horizon=None, K=1))
+def test_round_trip_is_bit_exact(m):
+    text = dumps_instance(m)
+    back = loads_instance(text)
+    assert same_model(m, back)
+    assert dumps_instance(back) == text
+
+
+def test_sparse_models_round_trip(tmp_path):
+    m = random_mdp(0, 20, 3, K=1, successors=4)
+    path = tmp_path / "m.json"
+    path.write_text(dumps_instance(m))
+    assert same_model(m, load_instance(path))
+
+
+def test_nan_and_infinity_tokens_are_refused():
+    text = dumps_instance(random_mdp(0, 2, 2)).replace("0.9", "NaN", 1)
+    with pytest.raises(ModelError, match="NaN"):
+        loads_instance(text)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d.pop("r"), "r"),
+        (lambda d: d.update(type="nonsense"), "type"),
+        (lambda d: d.update(gamma=1.5), "gamma"),
+        (lambda d: d.update(horizon=3), "gamma"),
+        (lambda d: d.update(P="abc"), "P"),
+        (lambda d: d.update(mu0=[0.5, 0.6]), "mu0"),
+    ],
+)
+def test_malformed_files_raise_model_error_naming_the_field(mutate, field):
+    data = json.loads(dumps_instance(random_mdp(0, 2, 2)))
+    mutate(data)
+    with pytest.raises(ModelError) as info:
+        loads_instance(json.dumps(data))
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize("text", ["", "[1, 2]", "{\"a\": 1}", "{not json", "3"])
+def test_non_instance_json_is_refused(text):
+    with pytest.raises(ModelError):
+        loads_instance(text)
+
+
+def test_corrupt_sparse_matrix_is_refused():
+    data = json.loads(dumps_instance(random_mdp(0, 4, 2, successors=2)))
+    data["P"]["csr"]["indices"][0] = 99
+    with pytest.raises(ModelError, match="CSR"):
+        loads_instance(json.dumps(data))
+
+
+def test_arrays_encode_with_their_dtype():
+    from solvers.instances import decode_value, encode_value
+    for arr in (np.arange(3), np.linspace(0, 1, 4), np.array([True, False])):
+        back = decode_value(encode_value(arr))
+        assert back.dtype == arr.dtype and np.array_equal(back, arr)
