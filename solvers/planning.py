@@ -167,7 +167,7 @@ def value_iteration(
             max_iter = 10
         else:
             need = math.log(tol * (1 - gamma) / (gamma * eps)) / math.log(gamma)
-            max_iter = max(int(math.ceil(need)), 0) + 10
+            max_iter = max(math.ceil(need), 0) + 10
     rounding = bellman_rounding(mdp, v_new)
     k = 1
     while eps * gamma / (1.0 - gamma) + rounding > tol and k < max_iter:
@@ -185,8 +185,8 @@ def value_iteration(
     ok = bound <= tol
     actions = np.argmax(q, axis=1)
     message = (
-        f"certified: ||v - V*||_inf <= eps*gamma/(1-gamma) + rounding = {bound:.3g} <= tol = {tol:g} "
-        f"after {k} iterations (eps = {eps:.3g})"
+        f"certified: ||v - V*||_inf <= eps*gamma/(1-gamma) + rounding = {bound:.3g} "
+        f"<= tol = {tol:g} after {k} iterations (eps = {eps:.3g})"
         if ok
         else f"iteration limit {max_iter} reached with ||v - V*||_inf <= {bound:.3g} > tol = "
         f"{tol:g}; increase tol (rounding floor) or max_iter"
@@ -220,8 +220,10 @@ def policy_iteration(
     thr = linear_solve_tol(S, scale, mdp.gamma)
     actions = np.argmax(mdp.r, axis=1) if actions0 is None else np.asarray(actions0).copy()
     eye = np.eye(A)
-    status, message = "iteration_limit", f"policy iteration hit max_iter = {max_iter}"
-    for k in range(1, max_iter + 1):
+    status = "iteration_limit"
+    iterations = 0
+    while True:
+        iterations += 1
         ev = evaluate(mdp, eye[actions])
         q = bellman_q(mdp, ev.v)
         best = np.argmax(q, axis=1)
@@ -230,17 +232,22 @@ def policy_iteration(
         if not improve.any():
             status = "optimal"
             break
+        if iterations >= max_iter:
+            break  # keep the evaluated policy so that v, q and pi agree
         actions = np.where(improve, best, actions)
     v = ev.v
     residual = float(np.max(np.abs(q.max(axis=1) - v)))
     bound = residual / (1.0 - mdp.gamma) + ev.error_bound + bellman_rounding(mdp, v)
     if status == "optimal":
-        message = (f"certified after {k} policy evaluations: no action improves any state by more than "
-                   f"{thr:.3g}; ||V^pi - V*||_inf <= {bound:.3g}")
+        message = (f"certified after {iterations} policy evaluations: no action improves any "
+                   f"state by more than {thr:.3g}; ||V^pi - V*||_inf <= {bound:.3g}")
+    else:
+        message = (f"policy iteration hit max_iter = {max_iter}; the last policy is within "
+                   f"{bound:.3g} of optimal; increase max_iter")
     return PlanningResult(
         mdp=mdp, status=status, message=message, v=v, q=q, pi=eye[actions], actions=actions,
         value=float(mdp.mu0 @ v), bellman_residual=residual, value_error_bound=bound,
-        policy_gap_bound=bound, iterations=k, method="policy_iteration",
+        policy_gap_bound=bound, iterations=iterations, method="policy_iteration",
     )
 
 

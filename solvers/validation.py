@@ -20,14 +20,14 @@ from .errors import ModelError
 from .tolerances import PROB_SUM_TOL
 
 __all__ = [
+    "as_discount",
+    "as_positive_int",
     "as_real_array",
     "check_finite",
     "check_nonnegative",
     "check_rows_sum_to_one",
     "check_shape",
     "format_index",
-    "as_discount",
-    "as_positive_int",
 ]
 
 

@@ -36,7 +36,10 @@ def _scale(mdp: TabularMDP) -> float:
 
 
 def _dp_tol(mdp: TabularMDP) -> float:
-    """Rounding of an H-step recursion: each step adds <= S*eps relative error, H steps, value <= H*scale."""
+    """Rounding of an H-step recursion.
+
+    Each step adds at most S * eps relative error, over H steps, on values up to H * scale.
+    """
     return 64.0 * mdp.horizon**2 * mdp.S * EPS * _scale(mdp)
 
 

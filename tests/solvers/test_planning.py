@@ -126,3 +126,16 @@ def test_sparse_large_model_is_solved_consistently_by_vi_and_pi():
     vi, pi = value_iteration(m, 1e-8), policy_iteration(m)
     assert vi.status == pi.status == "optimal"
     assert np.max(np.abs(vi.v - pi.v)) <= vi.value_error_bound + pi.value_error_bound
+
+
+def test_policy_iteration_at_max_iter_returns_a_consistent_policy_and_bound():
+    m = random_mdp(13, 30, 4, gamma=0.95)
+    full = policy_iteration(m)
+    assert full.iterations > 1
+    res = policy_iteration(m, max_iter=1)
+    assert res.status == "iteration_limit" and "max_iter" in res.message
+    # v is the value of the returned policy, and the claimed gap bound is valid.
+    from solvers import evaluate
+    np.testing.assert_allclose(res.v, evaluate(m, res.pi).v, atol=1e-12)
+    assert np.max(full.v - res.v) <= res.policy_gap_bound
+    assert res.verify().ok
