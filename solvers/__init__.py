@@ -6,6 +6,8 @@ scaled by 1 - gamma; occupancy measures are normalised to sum to 1.
 
 from .errors import ModelError
 from .evaluation import PolicyValues, evaluate, occupancy, policy_kernel
+from .gridworld import GridWorld, gridworld
+from .gym_adapter import from_gymnasium
 from .instances import dumps_instance, load_instance, loads_instance, register_instance_type
 from .mdp import TabularMDP
 from .planning import (
@@ -21,6 +23,7 @@ from .random_models import as_generator, random_mdp
 
 __all__ = [
     "Certificate",
+    "GridWorld",
     "ModelError",
     "PlanningResult",
     "PolicyValues",
@@ -32,7 +35,9 @@ __all__ = [
     "deterministic_policy",
     "dumps_instance",
     "evaluate",
+    "from_gymnasium",
     "greedy_policy",
+    "gridworld",
     "load_instance",
     "loads_instance",
     "occupancy",

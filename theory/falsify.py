@@ -111,7 +111,8 @@ def check(
         res.instances += 1
         if ev.margin < res.min_margin:
             res.min_margin, res.tightest, res.tightest_evidence = ev.margin, instance, ev
-        target(max(ev.margin, -1e300) if not math.isnan(ev.margin) else -1e300, label="-margin")
+        # hypothesis maximises targets: maximise -margin to seek the tightest instance.
+        target(min(-ev.margin, 1e300), label="-margin")
         if not ev.holds:
             res.violations += 1
             res.counterexample, res.counterexample_evidence = instance, ev
