@@ -70,7 +70,8 @@ register(Theorem(
     summary="policy value equals the occupancy inner product <d, r>/(1-gamma)",
     instances=lambda: mdp_and_policy(horizon=None),
     check=_check_value_occupancy,
-    proof_checks=("discounted_constant_reward_geometric_series",),
+    proof_checks=("discounted_constant_reward_geometric_series",
+                  "value_equals_occupancy_two_state", "occupancy_flow_constraints"),
     tight=True,
 ))
 
@@ -110,6 +111,7 @@ register(Theorem(
     summary="value iteration contracts toward V* at rate gamma in the sup norm",
     instances=_vi_instances,
     check=_check_contraction,
+    proof_checks=("bellman_contraction_two_state",),
     tight=True,
 ))
 
