@@ -20,8 +20,12 @@ Linear systems are solved by sparse LU up to
 :data:`~solvers.tolerances.DIRECT_SOLVE_MAX_STATES` states and by BiCGSTAB
 above; either way the residual :math:`\rho=\|(I-\gamma P_\pi)v-r_\pi\|_\infty`
 is measured and reported with the certified bound
-:math:`\|v-v^\pi\|_\infty\le\rho/(1-\gamma)` (because
-:math:`\|(I-\gamma P_\pi)^{-1}\|_\infty\le 1/(1-\gamma)`).
+:math:`\|v-v^\pi\|_\infty\le(\rho+\rho_{fl})/(1-\gamma)` (because
+:math:`\|(I-\gamma P_\pi)^{-1}\|_\infty\le 1/(1-\gamma)`), where
+:math:`\rho_{fl}=(m+3)\,\varepsilon\,(\|r_\pi\|_\infty+(1+\gamma)\|v\|_\infty)`
+bounds the rounding in forming :math:`\gamma P_\pi` and in computing the
+residual itself (m = most successors of a state): a float residual of exactly 0
+does not mean an exact solution.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import scipy.sparse.linalg as spla
 
 from .mdp import TabularMDP
 from .policies import as_policy
-from .tolerances import DIRECT_SOLVE_MAX_STATES, ITERATIVE_RTOL
+from .tolerances import DIRECT_SOLVE_MAX_STATES, EPS, ITERATIVE_RTOL
 
 __all__ = ["PolicyValues", "evaluate", "occupancy", "policy_kernel", "solve_discounted_system"]
 
@@ -63,7 +67,8 @@ class PolicyValues:
         Measured :math:`\|(I-\gamma P_\pi)v-r_\pi\|_\infty` over reward and costs
         (0 for the finite-horizon recursion).
     error_bound : float
-        Certified bound :math:`\rho/(1-\gamma)` on the error of ``v`` and ``cost_v``.
+        Certified bound :math:`(\rho+\rho_{fl})/(1-\gamma)` on the error of ``v`` and
+        ``cost_v``, float rounding included (finite horizon: the recursion's rounding).
     method : str
         "dense", "sparse-lu", "bicgstab" or "backward".
     """
@@ -123,6 +128,15 @@ def solve_discounted_system(
     return X, residual, method
 
 
+def residual_rounding(P_pi: sp.csr_array, gamma: float, rhs: np.ndarray, X: np.ndarray) -> float:
+    r"""Bound :math:`(m+3)\varepsilon(\|b\|_\infty+(1+\gamma)\|x\|_\infty)` on the rounding
+    hidden in a float residual of :math:`(I-\gamma P_\pi)x=b` (m = max nonzeros per row)."""
+    m = int(np.max(np.diff(P_pi.indptr))) if P_pi.shape[0] else 1
+    bmax = float(np.max(np.abs(rhs))) if rhs.size else 0.0
+    xmax = float(np.max(np.abs(X))) if X.size else 0.0
+    return (m + 3) * EPS * (bmax + (1.0 + gamma) * xmax)
+
+
 def evaluate(mdp: TabularMDP, pi: object) -> PolicyValues:
     r"""Exact values of policy ``pi`` in ``mdp`` (reward and every constraint cost).
 
@@ -165,7 +179,9 @@ def evaluate(mdp: TabularMDP, pi: object) -> PolicyValues:
     return PolicyValues(
         v=X[:, 0].copy(), q=Q[0], value=float(values[0]),
         cost_v=X[:, 1:].T.copy(), cost_q=Q[1:], cost_values=np.asarray(values[1:], dtype=float),
-        residual=residual, error_bound=residual / (1.0 - mdp.gamma), method=method,
+        residual=residual,
+        error_bound=(residual + residual_rounding(P_pi, mdp.gamma, rhs, X)) / (1.0 - mdp.gamma),
+        method=method,
     )
 
 
@@ -185,10 +201,14 @@ def _evaluate_finite(mdp: TabularMDP, pi: np.ndarray) -> PolicyValues:
         Q[t] = R + (Pm @ V[t + 1].T).T.reshape(1 + K, S, A)
         V[t] = np.einsum("sa,ksa->ks", pis[t], Q[t])
     values = V[0] @ mdp.mu0
+    # Each backward step r + P v rounds by <= (m + 2) eps (|r| + |v|) (m = most successors);
+    # H steps accumulate additively.
+    m = int(np.max(np.diff(Pm.indptr)))
+    rounding = mdp.horizon * (m + 2) * EPS * (float(np.max(np.abs(R))) + float(np.max(np.abs(V))))
     return PolicyValues(
         v=V[:H, 0].copy(), q=Q[:, 0].copy(), value=float(values[0]),
         cost_v=np.moveaxis(V[:H, 1:], 1, 0).copy(), cost_q=np.moveaxis(Q[:, 1:], 1, 0).copy(),
-        cost_values=np.asarray(values[1:], dtype=float), residual=0.0, error_bound=0.0,
+        cost_values=np.asarray(values[1:], dtype=float), residual=0.0, error_bound=rounding,
         method="backward",
     )
 
