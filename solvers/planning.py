@@ -166,7 +166,9 @@ def value_iteration(
         if gamma == 0.0 or eps == 0.0:
             max_iter = 10
         else:
-            need = math.log(tol * (1 - gamma) / (gamma * eps)) / math.log(gamma)
+            # in logs: gamma * eps can underflow to 0 for tiny gamma and rewards
+            log_ratio = math.log(tol) + math.log1p(-gamma) - math.log(gamma) - math.log(eps)
+            need = log_ratio / math.log(gamma)
             max_iter = max(math.ceil(need), 0) + 10
     rounding = bellman_rounding(mdp, v_new)
     k = 1

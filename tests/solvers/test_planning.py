@@ -139,3 +139,11 @@ def test_policy_iteration_at_max_iter_returns_a_consistent_policy_and_bound():
     np.testing.assert_allclose(res.v, evaluate(m, res.pi).v, atol=1e-12)
     assert np.max(full.v - res.v) <= res.policy_gap_bound
     assert res.verify().ok
+
+
+def test_tiny_discount_and_reward_do_not_underflow_the_iteration_count():
+    # gamma * eps underflows to 0 here (found by the thorough hypothesis profile).
+    m = TabularMDP(np.ones((1, 1, 1)), np.array([[1.18619128e-250]]), np.ones(1),
+                   gamma=1.1861912753916751e-250)
+    res = value_iteration(m, 1e-7)
+    assert res.status == "optimal" and res.v[0] == pytest.approx(1.18619128e-250, rel=1e-12)
