@@ -85,59 +85,93 @@ class PolicyValues:
 
 
 def policy_kernel(mdp: TabularMDP, pi: np.ndarray) -> sp.csr_array:
-    r"""State-to-state kernel :math:`P_\pi(s, s') = \sum_a \pi(a|s) P(s'|s,a)`, CSR (S, S)."""
+    r"""State-to-state kernel :math:`P_\pi(s, s') = \sum_a \pi(a|s) P(s'|s,a)`, CSR (S, S).
+
+    A deterministic (one-hot) policy selects rows of P instead of multiplying.
+    """
     S, A = mdp.S, mdp.A
+    pi = np.asarray(pi, dtype=float)
+    if np.all((pi == 0.0) | (pi == 1.0)):
+        return mdp.transition_matrix[np.arange(S) * A + np.argmax(pi, axis=1)]
     rows = np.repeat(np.arange(S), A)
     cols = np.arange(S * A)
-    Pi = sp.csr_array((np.asarray(pi, dtype=float).ravel(), (rows, cols)), shape=(S, S * A))
+    Pi = sp.csr_array((pi.ravel(), (rows, cols)), shape=(S, S * A))
     return (Pi @ mdp.transition_matrix).tocsr()
 
 
-def solve_discounted_system(
-    mdp: TabularMDP, P_pi: sp.csr_array, rhs: np.ndarray, transpose: bool
-) -> tuple[np.ndarray, float, str]:
-    """Solve (I - gamma P_pi) X = rhs (or its transpose) column by column.
+def _kernel(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray | sp.csr_array:
+    """P_pi dense (small dense models: no sparse overhead) or CSR."""
+    if not mdp.is_sparse and mdp.S <= _DENSE_MAX_STATES:
+        return np.einsum("sa,sat->st", pi, mdp.P)
+    return policy_kernel(mdp, pi)
 
-    Returns the solution (S, m), the measured infinity-norm residual and the method.
+
+def solve_discounted_system(
+    mdp: TabularMDP,
+    P_pi: np.ndarray | sp.csr_array,
+    rhs: np.ndarray,
+    transpose: bool,
+    x0: np.ndarray | None = None,
+) -> tuple[np.ndarray, float, str]:
+    """Solve (I - gamma P_pi) X = rhs (or its transpose) for every column of rhs (S, m).
+
+    Up to 400 states: dense LAPACK. Above: BiCGSTAB with a Jacobi preconditioner
+    (warm-started from ``x0`` (S, m) when given), falling back to sparse LU up to
+    DIRECT_SOLVE_MAX_STATES states and to GMRES above if BiCGSTAB does not
+    converge. Returns the solution, the measured infinity-norm residual and the
+    method; the residual is measured, never assumed.
     """
     S, gamma = mdp.S, mdp.gamma
-    M = sp.identity(S, format="csr") - gamma * (P_pi.T if transpose else P_pi)
+    if sp.issparse(P_pi):
+        M = sp.identity(S, format="csr") - gamma * (P_pi.T.tocsr() if transpose else P_pi)
+    else:
+        M = np.eye(S) - gamma * (P_pi.T if transpose else P_pi)
     if gamma == 0.0:
         X, method = rhs.copy(), "dense"
     elif S <= _DENSE_MAX_STATES:
-        X = sla.solve(M.toarray(), rhs, check_finite=False)
+        X = sla.solve(M.toarray() if sp.issparse(M) else M, rhs, check_finite=False)
         method = "dense"
-    elif S <= DIRECT_SOLVE_MAX_STATES:
-        X = spla.splu(M.tocsc()).solve(rhs)
-        method = "sparse-lu"
     else:
+        M = sp.csr_array(M)
+        inv_diag = 1.0 / M.diagonal()
+        precond = spla.LinearOperator((S, S), matvec=lambda y: inv_diag * y)
         X = np.empty_like(rhs)
-        Mop = M.tocsr()
+        method = "bicgstab"
+        lu = None
         for j in range(rhs.shape[1]):
             b = rhs[:, j]
-            x0 = b / (1.0 - gamma) if not transpose else b
-            # Jacobi preconditioning: diagonal of I - gamma P_pi.
-            diag = Mop.diagonal()
-            precond = spla.LinearOperator((S, S), matvec=lambda y, d=diag: y / d)
-            x, _info = spla.bicgstab(Mop, b, x0=x0, rtol=ITERATIVE_RTOL, atol=0.0,
-                                     maxiter=10 * S, M=precond)
+            start = x0[:, j] if x0 is not None else b
+            x, info = spla.bicgstab(M, b, x0=start, rtol=ITERATIVE_RTOL, atol=0.0,
+                                    maxiter=10 * S, M=precond)
+            if info != 0 or not np.all(np.isfinite(x)):
+                if S <= DIRECT_SOLVE_MAX_STATES:
+                    lu = lu or spla.splu(M.tocsc())
+                    x, method = lu.solve(b), "sparse-lu"
+                else:
+                    x, _ = spla.gmres(M, b, x0=start, rtol=ITERATIVE_RTOL, atol=0.0,
+                                      restart=50, maxiter=10 * S, M=precond)
+                    method = "gmres"
             X[:, j] = x
-        method = "bicgstab"
     R = M @ X - rhs
     residual = float(np.max(np.abs(R))) if R.size else 0.0
     return X, residual, method
 
 
-def residual_rounding(P_pi: sp.csr_array, gamma: float, rhs: np.ndarray, X: np.ndarray) -> float:
+def residual_rounding(
+    P_pi: np.ndarray | sp.csr_array, gamma: float, rhs: np.ndarray, X: np.ndarray
+) -> float:
     r"""Bound :math:`(m+3)\varepsilon(\|b\|_\infty+(1+\gamma)\|x\|_\infty)` on the rounding
     hidden in a float residual of :math:`(I-\gamma P_\pi)x=b` (m = max nonzeros per row)."""
-    m = int(np.max(np.diff(P_pi.indptr))) if P_pi.shape[0] else 1
+    if sp.issparse(P_pi):
+        m = int(np.max(np.diff(P_pi.indptr))) if P_pi.shape[0] else 1
+    else:
+        m = int(np.max(np.count_nonzero(P_pi, axis=1))) if P_pi.size else 1
     bmax = float(np.max(np.abs(rhs))) if rhs.size else 0.0
     xmax = float(np.max(np.abs(X))) if X.size else 0.0
     return (m + 3) * EPS * (bmax + (1.0 + gamma) * xmax)
 
 
-def evaluate(mdp: TabularMDP, pi: object) -> PolicyValues:
+def evaluate(mdp: TabularMDP, pi: object, *, v0: np.ndarray | None = None) -> PolicyValues:
     r"""Exact values of policy ``pi`` in ``mdp`` (reward and every constraint cost).
 
     Parameters
@@ -145,6 +179,10 @@ def evaluate(mdp: TabularMDP, pi: object) -> PolicyValues:
     mdp : TabularMDP
     pi : ndarray (S, A), or (H, S, A) for a finite-horizon model
         Stationary (or time-dependent) randomised policy.
+    v0 : ndarray (S,), optional
+        Warm start for the iterative solver (large models), e.g. the previous
+        policy's values in policy iteration. Does not change the result beyond
+        the reported residual.
 
     Returns
     -------
@@ -164,12 +202,16 @@ def evaluate(mdp: TabularMDP, pi: object) -> PolicyValues:
     if mdp.finite_horizon:
         return _evaluate_finite(mdp, pi)
     S, A, K = mdp.S, mdp.A, mdp.K
-    P_pi = policy_kernel(mdp, pi)
+    P_pi = _kernel(mdp, pi)
     rhs = np.empty((S, 1 + K))
     rhs[:, 0] = np.einsum("sa,sa->s", pi, mdp.r)
     if K:
         rhs[:, 1:] = np.einsum("sa,ksa->sk", pi, mdp.costs)
-    X, residual, method = solve_discounted_system(mdp, P_pi, rhs, transpose=False)
+    x0 = None
+    if v0 is not None:
+        x0 = rhs.copy()
+        x0[:, 0] = np.asarray(v0, dtype=float)
+    X, residual, method = solve_discounted_system(mdp, P_pi, rhs, transpose=False, x0=x0)
     Pm = mdp.transition_matrix
     Q = np.empty((1 + K, S, A))
     Q[0] = mdp.r
@@ -233,7 +275,7 @@ def occupancy(mdp: TabularMDP, pi: object) -> np.ndarray:
             d[t] = rho[:, None] * pis[t]
             rho = Pt @ d[t].ravel()
         return d
-    P_pi = policy_kernel(mdp, pi)
+    P_pi = _kernel(mdp, pi)
     X, _residual, _method = solve_discounted_system(
         mdp, P_pi, ((1.0 - mdp.gamma) * mdp.mu0)[:, None], transpose=True
     )
