@@ -9,8 +9,10 @@ saved as a JSON instance file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,36 @@ class CheckResult:
         }
 
 
+@contextlib.contextmanager
+def _no_local_constants() -> Iterator[None]:
+    """Stop hypothesis from seeding draws with constants scanned from loaded local modules.
+
+    hypothesis (>= 6.131) mixes literals found in every *local* module in
+    ``sys.modules`` into its draws, so the instances a seed produces would depend
+    on which boundlab modules happen to be imported (sympy-backed proof checks,
+    the figures, ...) and on unrelated source edits. Replacing that pool with an
+    empty one for the duration of a check makes ``check(theorem, N, seed)`` a
+    function of the theorem, N, the seed and the hypothesis version only. If
+    hypothesis's internals change, this degrades to a no-op (a test in
+    tests/theory/test_falsify.py then fails and says so).
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+        original = providers._get_local_constants
+        empty = providers.Constants()
+        cache = providers.CONSTANTS_CACHE.cache
+    except (ImportError, AttributeError):  # pragma: no cover - hypothesis internals moved
+        yield
+        return
+    cache.clear()
+    providers._get_local_constants = lambda: empty
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        cache.clear()
+
+
 def check(
     theorem: Theorem,
     examples: int = 200,
@@ -119,7 +151,8 @@ def check(
             raise _Violation(f"{theorem.id}: {ev.lhs!r} {ev.relation} {ev.rhs!r} fails")
 
     try:
-        _search()
+        with _no_local_constants():
+            _search()
     except _Violation:
         res.status = "violated"
     except Unsatisfiable as exc:

@@ -96,3 +96,23 @@ def test_counterexample_file_refuses_non_finite_numbers(tmp_path):
     text = counterexample_json(FALSE, {"a": 1.5}, None)
     p.write_text(text)
     assert load_counterexample(p) == ("test.false_value_bound", {"a": 1.5})
+
+
+def test_result_does_not_depend_on_which_local_modules_are_loaded(monkeypatch, tmp_path):
+    # hypothesis mixes literals from loaded *local* modules into its draws; check()
+    # must neutralise that, or importing e.g. the figure modules would change the
+    # instances a seed yields (seen in-process before the fix).
+    import sys
+    import types
+
+    from theory import get
+
+    theorem = get("mdp.value_iteration_contraction")
+    base = check(theorem, examples=5, seed=0).to_json()
+    source = tmp_path / "boundlab_fake_local_module.py"
+    literals = [round(-1 + 0.0137 * i, 4) for i in range(146)] + list(range(-20, 31))
+    source.write_text(f"LITERALS = {literals!r}\n")
+    extra = types.ModuleType("boundlab_fake_local_module")
+    extra.__file__ = str(source)
+    monkeypatch.setitem(sys.modules, "boundlab_fake_local_module", extra)
+    assert check(theorem, examples=5, seed=0).to_json() == base

@@ -1,0 +1,157 @@
+"""The boundlab CLI: commands, JSON lines, exit codes, bad input, determinism and caching."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import strategies as st
+
+from experiments.cli import main
+from solvers import dumps_instance, random_mdp
+from theory import Evidence, Theorem
+from theory.strategies import mdps
+
+registry_module = importlib.import_module("theory.registry")  # not the registry() function
+
+DESIGN_KEYS = {"id", "source", "expected", "instances", "violations", "min_margin", "status",
+               "counterexample"}
+
+
+def test_theorems_lists_every_registered_id(capsys):
+    from theory import registry
+
+    assert main(["theorems"]) == 0
+    out = capsys.readouterr().out
+    for t in registry():
+        assert t.id in out
+
+
+def test_check_json_reports_every_classical_theorem_without_violations(capsys, tmp_path):
+    assert main(["check", "--json", "--examples", "10", "--out", str(tmp_path)]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    from theory import registry
+
+    assert [x["id"] for x in lines] == [t.id for t in registry()]
+    for x in lines:
+        assert DESIGN_KEYS <= set(x)
+        assert x["status"] == x["expected"] == "holds"
+        assert x["violations"] == 0 and x["instances"] == 10
+
+
+def test_check_unknown_id_is_a_usage_error(capsys, tmp_path):
+    assert main(["check", "mdp.nope", "--out", str(tmp_path)]) == 2
+    assert "no theorem" in capsys.readouterr().err
+
+
+def _false_theorem(expected: str, counterexample: str | None = None) -> Theorem:
+    def check(inst):
+        return Evidence(float(inst["mdp"].S), 1.5, "<=")  # false as soon as S >= 2
+
+    return Theorem(id="test.states_at_most_one", source="test", statement="S <= 1.5",
+                   summary="false on purpose", check=check, expected=expected,
+                   counterexample=counterexample,
+                   instances=lambda: st.fixed_dictionaries({"mdp": mdps(max_S=3, max_A=1)}))
+
+
+@pytest.fixture
+def with_theorem(monkeypatch):
+    def install(theorem: Theorem) -> None:
+        monkeypatch.setitem(registry_module._REGISTRY, theorem.id, theorem)
+
+    return install
+
+
+def test_unexpected_violation_fails_the_check_and_saves_a_counterexample(
+        capsys, tmp_path, with_theorem):
+    with_theorem(_false_theorem("holds"))
+    rc = main(["check", "test.states_at_most_one", "--json", "--examples", "50",
+               "--out", str(tmp_path)])
+    line = json.loads(capsys.readouterr().out)
+    assert rc == 1 and line["status"] == "violated" and line["violations"] >= 1
+    cex = Path(line["counterexample"])
+    assert cex.is_file()
+    # the saved counterexample is shrunk to the smallest violating model and re-checks
+    assert main(["solve", str(cex), "--json"]) == 0
+    solved = json.loads(capsys.readouterr().out)
+    assert solved["evidence"]["lhs"] == 2.0 and solved["evidence"]["holds"] is False
+
+
+def test_registered_finding_is_not_a_failure(capsys, tmp_path, with_theorem):
+    with_theorem(_false_theorem("violated", counterexample="unused.json"))
+    rc = main(["check", "test.states_at_most_one", "--examples", "50", "--out", str(tmp_path)])
+    assert rc == 0
+    assert "finding" in capsys.readouterr().out
+
+
+def test_solve_mdp_prints_value_policy_and_certificate(capsys, tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text(dumps_instance(random_mdp(0, 4, 2, K=1)))
+    assert main(["solve", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "optimal" and len(out["actions"]) == 4
+    assert out["certificate"]["ok"] and out["certificate"]["exact"]
+    assert out["value_iteration"]["agrees"] and len(out["cost_values"]) == 1
+    assert main(["solve", str(path)]) == 0
+    assert "certificate: ok" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [('{"type": "mdp", "S": 1, "A": 1, "gamma": 1.5, "P": [[[1.0]]], "r": [[0]], "mu0": [1]}',
+      "gamma"),
+     ('{"type": "mdp", "P": [[[0.5]]], "r": [[0]], "mu0": [1], "gamma": 0.5}', "P[0, 0, :]"),
+     ('{"type": "cmdp"}', "type"),
+     ("not json", "not valid JSON")],
+)
+def test_solve_bad_file_exits_2_naming_the_problem(capsys, tmp_path, text, needle):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    assert main(["solve", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+
+
+def test_reproduce_is_byte_identical_and_resumes_from_cache(tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["reproduce", "--quick", "--examples", "5", "--out", str(a)]) == 0
+    assert main(["reproduce", "--quick", "--examples", "5", "--out", str(b)]) == 0
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b
+    assert {"report.md", "report.html"} <= {p.name for p in files_a}
+    for rel in files_a:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+    before = {rel: (a / rel).read_bytes() for rel in files_a}
+    capsys.readouterr()
+    assert main(["reproduce", "--quick", "--examples", "5", "--out", str(a)]) == 0
+    err = capsys.readouterr().err
+    assert "(cached)" in err and "vi_error: cached" in err
+    assert {rel: (a / rel).read_bytes() for rel in files_a} == before
+    html = (a / "report.html").read_text()
+    assert "data:image/png;base64," in html and "<img" in html and "src=\"vi_error" not in html
+    md = (a / "report.md").read_text()
+    assert "| mdp.performance_difference |" in md and "vi_error/figure.png" in md
+
+
+def test_corrupted_cache_entry_is_recomputed_not_read(tmp_path, capsys):
+    assert main(["check", "mdp.value_equals_occupancy", "--examples", "5", "--json",
+                 "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    (record,) = (tmp_path / "checks" / "mdp.value_equals_occupancy").glob("*.json")
+    text = record.read_text()
+    record.write_text(text.replace('"violations": 0', '"violations": 7'))
+    assert main(["check", "mdp.value_equals_occupancy", "--examples", "5", "--json",
+                 "--out", str(tmp_path)]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["cached"] is False and line["violations"] == 0
+
+
+def test_console_entry_point_runs_as_a_module(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "experiments", "theorems"], capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parents[2], check=False)
+    assert proc.returncode == 0 and "mdp.performance_difference" in proc.stdout
