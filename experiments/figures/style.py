@@ -74,12 +74,15 @@ def paper_style() -> Iterator[None]:
         yield
 
 
-def new_figure(figsize: tuple[float, float] = FIGSIZE) -> tuple[Figure, Any]:
-    """A Figure on the Agg canvas with one Axes; call inside :func:`paper_style`."""
+def new_figure(figsize: tuple[float, float] = FIGSIZE, ncols: int = 1) -> tuple[Figure, Any]:
+    """A Figure on the Agg canvas with ``ncols`` Axes side by side; call inside :func:`paper_style`.
+
+    Returns the figure and one Axes (``ncols == 1``) or an array of Axes.
+    """
     fig = Figure(figsize=figsize, dpi=DPI)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    return fig, ax
+    axes = fig.subplots(1, ncols) if ncols > 1 else fig.add_subplot()
+    return fig, axes
 
 
 def save_figure(fig: Figure, out_dir: str | Path, stem: str = "figure") -> dict[str, Path]:

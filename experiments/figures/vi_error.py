@@ -104,20 +104,29 @@ def vi_error_data(config: Mapping[str, Any]) -> list[tuple[float, int, float, fl
 
 def _plot(rows: list[tuple[float, int, float, float, float | None]],
           config: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
+    """Left: error and bounds against k(1-gamma); right: bound / error (tightness)."""
     gammas = [float(g) for g in config["gammas"]]
     with paper_style():
-        fig, ax = new_figure()
+        fig, (ax, ax_ratio) = new_figure(figsize=(6.8, 2.6), ncols=2)
         for i, gamma in enumerate(gammas):
             color = OKABE_ITO[i % len(OKABE_ITO)]
-            g_rows = [r for r in rows if r[0] == gamma and r[1] >= 1]
-            k = np.array([r[1] for r in g_rows], dtype=float)
-            ax.plot(k, [r[2] for r in g_rows], color=color, linestyle="-")
-            ax.plot(k, [r[3] for r in g_rows], color=color, linestyle="--", linewidth=0.9)
-            ax.plot(k, [r[4] for r in g_rows], color=color, linestyle=":", linewidth=1.1)
-        ax.set_xscale("log")
+            g_rows = [r for r in rows if r[0] == gamma and r[1] >= 1 and r[2] > 0]
+            x = np.array([r[1] for r in g_rows], dtype=float) * (1.0 - gamma)
+            err = np.array([r[2] for r in g_rows])
+            apriori = np.array([r[3] for r in g_rows])
+            certified = np.array([r[4] for r in g_rows])
+            ax.plot(x, err, color=color, linestyle="-")
+            ax.plot(x, apriori, color=color, linestyle="--", linewidth=0.9)
+            ax.plot(x, certified, color=color, linestyle=":", linewidth=1.1)
+            ax_ratio.plot(x, apriori / err, color=color, linestyle="--", linewidth=0.9)
+            ax_ratio.plot(x, certified / err, color=color, linestyle=":", linewidth=1.1)
         ax.set_yscale("log")
-        ax.set_xlabel(r"iteration $k$")
-        ax.set_ylabel(r"sup-norm error (reward units)")
+        ax.set_xlabel(r"$k\,(1-\gamma)$  (iterations in units of $1/(1-\gamma)$)")
+        ax.set_ylabel(r"error / bound (reward units)")
+        ax_ratio.set_xscale("log")
+        ax_ratio.axhline(1.0, color="0.3", linewidth=0.6)
+        ax_ratio.set_xlabel(r"$k\,(1-\gamma)$ (log scale)")
+        ax_ratio.set_ylabel(r"bound / $\|V_k-V^\star\|_\infty$  ($\geq 1$)")
         handles = [Line2D([], [], color=OKABE_ITO[i % len(OKABE_ITO)], label=rf"$\gamma={g:g}$")
                    for i, g in enumerate(gammas)]
         handles += [
@@ -127,7 +136,7 @@ def _plot(rows: list[tuple[float, int, float, float, float | None]],
             Line2D([], [], color="0.2", linestyle=":",
                    label=r"$\gamma\,\varepsilon_k/(1-\gamma)$"),
         ]
-        ax.legend(handles=handles, loc="lower left", ncol=2, handlelength=2.2,
+        ax.legend(handles=handles, loc="upper right", ncol=2, handlelength=2.2,
                   columnspacing=1.0)
         fig.tight_layout(pad=0.3)
         return save_figure(fig, out_dir)
@@ -147,8 +156,9 @@ FIGURE = register_figure(Figure(
              r"(solid) for several discounts $\gamma$, the a-priori bound "
              r"$\gamma^k\|V_0-V^\star\|_\infty$ (dashed) and the certified a-posteriori bound "
              r"$\gamma\varepsilon_k/(1-\gamma)$ with $\varepsilon_k=\|V_k-V_{k-1}\|_\infty$ "
-             r"(dotted), which value iteration stops on. $V^\star$ from policy iteration; "
-             r"both bounds are checked to lie above the error at every $k$."),
+             r"(dotted), which value iteration stops on, against $k(1-\gamma)$; right: each bound "
+             r"divided by the error (1 = tight). $V^\star$ from policy iteration; both bounds "
+             r"are checked to lie above the error at every $k$."),
     config={"S": 50, "A": 4, "gammas": [0.5, 0.9, 0.99], "max_iter": 5000, "rel_floor": 1e-10},
     quick_config={"S": 10, "A": 3, "gammas": [0.5, 0.9, 0.99], "max_iter": 2000,
                   "rel_floor": 1e-6},
