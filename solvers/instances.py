@@ -165,10 +165,15 @@ def _decode_mdp(d: dict) -> TabularMDP:
         P = decode_value(P, "mdp.P")
     if "gamma" in d and "horizon" in d:
         raise ModelError("mdp has both 'gamma' and 'horizon', expected exactly one", field="gamma")
-    return TabularMDP(
+    mdp = TabularMDP(
         P, _field(d, "r", "mdp"), _field(d, "mu0", "mdp"),
         gamma=d.get("gamma"), horizon=d.get("horizon"), costs=d.get("costs"),
     )
+    for name, actual in (("S", mdp.S), ("A", mdp.A)):
+        if name in d and (isinstance(d[name], bool) or d[name] != actual):
+            raise ModelError(f"mdp.{name} = {d[name]!r} but r has shape {mdp.r.shape}, "
+                             f"expected {name} = {actual}", field=name)
+    return mdp
 
 
 register_instance_type("mdp", TabularMDP, _encode_mdp, _decode_mdp)

@@ -78,3 +78,10 @@ def test_arrays_encode_with_their_dtype():
     for arr in (np.arange(3), np.linspace(0, 1, 4), np.array([True, False])):
         back = decode_value(encode_value(arr))
         assert back.dtype == arr.dtype and np.array_equal(back, arr)
+
+
+def test_declared_sizes_must_match_the_arrays():
+    data = json.loads(dumps_instance(random_mdp(0, 3, 2)))
+    data["S"] = 4
+    with pytest.raises(ModelError, match=r"mdp.S = 4 but r has shape \(3, 2\)"):
+        loads_instance(json.dumps(data))
