@@ -33,7 +33,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
@@ -129,7 +128,7 @@ def solve_discounted_system(
     if gamma == 0.0:
         X, method = rhs.copy(), "dense"
     elif S <= _DENSE_MAX_STATES:
-        X = sla.solve(M.toarray() if sp.issparse(M) else M, rhs, check_finite=False)
+        X = np.linalg.solve(M.toarray() if sp.issparse(M) else M, rhs)
         method = "dense"
     else:
         M = sp.csr_array(M)

@@ -185,7 +185,7 @@ def value_iteration(
     backup = _ActionMajorBackup(mdp)
     v = np.zeros(mdp.S) if v0 is None else np.asarray(v0, dtype=float).copy()
     v_new = backup(v).max(axis=0)
-    eps = float(np.max(np.abs(v_new - v)))
+    eps = float(abs(v_new - v).max())
     if max_iter is None:
         if gamma == 0.0 or eps == 0.0:
             max_iter = 10
@@ -199,7 +199,7 @@ def value_iteration(
     while eps * gamma / (1.0 - gamma) + rounding > tol and k < max_iter:
         v = v_new
         v_new = backup(v).max(axis=0)
-        eps = float(np.max(np.abs(v_new - v)))
+        eps = float(abs(v_new - v).max())
         k += 1
         if k % 64 == 0:
             rounding = bellman_rounding(mdp, v_new)
