@@ -12,7 +12,11 @@ __all__ = ["CHECK_MODULES", "Registry", "checks", "register", "run", "run_all"]
 CheckFn = Callable[[], ProofCheck]
 
 #: Modules that register proof checks when imported; one per concept.
-CHECK_MODULES: tuple[str, ...] = ("proofs_check.series", "proofs_check.mdp_identities")
+CHECK_MODULES: tuple[str, ...] = (
+    "proofs_check.series",
+    "proofs_check.mdp_identities",
+    "proofs_check.chance_constraints",
+)
 
 
 class Registry:

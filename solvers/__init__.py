@@ -4,6 +4,13 @@ Values everywhere are expected discounted sums E[sum_t gamma^t r_t], not
 scaled by 1 - gamma; occupancy measures are normalised to sum to 1.
 """
 
+from .ccmdp import (
+    AugmentedModel,
+    augment_with_flag,
+    violation_probability,
+    violation_probability_enumeration,
+)
+from .ccmdp_surrogates import boole_bound, h_unsafe
 from .errors import ModelError
 from .evaluation import PolicyValues, evaluate, occupancy, policy_kernel
 from .gridworld import GridWorld, gridworld
@@ -22,6 +29,7 @@ from .policies import as_policy, deterministic_policy, greedy_policy, uniform_po
 from .random_models import as_generator, random_mdp
 
 __all__ = [
+    "AugmentedModel",
     "Certificate",
     "GridWorld",
     "ModelError",
@@ -30,14 +38,17 @@ __all__ = [
     "TabularMDP",
     "as_generator",
     "as_policy",
+    "augment_with_flag",
     "backward_induction",
     "bellman_q",
+    "boole_bound",
     "deterministic_policy",
     "dumps_instance",
     "evaluate",
     "from_gymnasium",
     "greedy_policy",
     "gridworld",
+    "h_unsafe",
     "load_instance",
     "loads_instance",
     "occupancy",
@@ -47,4 +58,6 @@ __all__ = [
     "register_instance_type",
     "uniform_policy",
     "value_iteration",
+    "violation_probability",
+    "violation_probability_enumeration",
 ]
