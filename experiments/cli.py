@@ -87,7 +87,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{'id':<{width}}  {'instances':>9}  {'violations':>10}  {'min margin':>11}  status")
         for r in records:
             d = r.data
-            m = "n/a" if d["min_margin"] is None else f"{d['min_margin']:.3g}"
+            m = "n/a" if d["min_margin"] is None else f"{d['min_margin'] + 0.0:.3g}"
             extra = f"  ({d['error']})" if d.get("error") else ""
             cex = f"  counterexample: {Path(args.out) / d['counterexample']}" \
                 if d.get("counterexample") else ""
@@ -285,7 +285,10 @@ _COMMANDS = {"theorems": cmd_theorems, "check": cmd_check, "figures": cmd_figure
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``boundlab`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2): return it, do not raise
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     for name in ("examples",):
         val = getattr(args, name, None)
         if val is not None and val < 1:

@@ -50,7 +50,7 @@ def status_label(c: dict[str, Any]) -> str:
 
 def _margin(c: dict[str, Any]) -> str:
     m = c.get("min_margin")
-    return "n/a" if m is None else f"{m:.3g}"
+    return "n/a" if m is None else f"{m + 0.0:.3g}"  # + 0.0 turns -0.0 into 0
 
 
 def _rows(data: ReportData) -> list[list[str]]:
