@@ -11,6 +11,7 @@ from .ccmdp import (
     violation_probability_enumeration,
 )
 from .ccmdp_surrogates import boole_bound, h_unsafe
+from .cmdp import CMDPResult, lagrangian_dual, solve_cmdp
 from .errors import ModelError
 from .evaluation import PolicyValues, evaluate, occupancy, policy_kernel
 from .gridworld import GridWorld, gridworld
@@ -30,6 +31,7 @@ from .random_models import as_generator, random_mdp
 
 __all__ = [
     "AugmentedModel",
+    "CMDPResult",
     "Certificate",
     "GridWorld",
     "ModelError",
@@ -49,6 +51,7 @@ __all__ = [
     "greedy_policy",
     "gridworld",
     "h_unsafe",
+    "lagrangian_dual",
     "load_instance",
     "loads_instance",
     "occupancy",
@@ -56,6 +59,7 @@ __all__ = [
     "policy_kernel",
     "random_mdp",
     "register_instance_type",
+    "solve_cmdp",
     "uniform_policy",
     "value_iteration",
     "violation_probability",

@@ -10,9 +10,12 @@ import numpy as np
 
 __all__ = [
     "BELLMAN_TOL",
+    "CMDP_EXACT_MAX_SA",
+    "CMDP_VERIFY_RTOL",
     "DIRECT_SOLVE_MAX_STATES",
     "EPS",
     "ITERATIVE_RTOL",
+    "LP_FEASIBILITY_TOL",
     "PROB_SUM_TOL",
     "linear_solve_tol",
 ]
@@ -38,6 +41,22 @@ ITERATIVE_RTOL: float = 1e-12
 
 #: Default target accuracy ||V - V*||_inf of value iteration.
 BELLMAN_TOL: float = 1e-8
+
+
+#: Primal and dual feasibility tolerance passed to HiGHS (its default is 1e-7);
+#: HiGHS accepts no less than 1e-10.
+LP_FEASIBILITY_TOL: float = 1e-9
+
+#: CMDP ``verify()`` residual allowance relative to the model's value scale
+#: :math:`\max(1,\|r\|_\infty+\lambda^\top\|c\|_\infty)\cdot T` (T = 1/(1-gamma) or H).
+#: HiGHS stops at feasibility tolerance 1e-9 on its internally *scaled* LP; unscaling
+#: and summing over S*A entries can lose up to a few orders of magnitude, so 1e-6 accepts
+#: every honest solution, while a tampered value, cost or multiplier (off by more than
+#: 1e-6 of the value scale) fails. The residuals HiGHS actually returns are ~1e-15.
+CMDP_VERIFY_RTOL: float = 1e-6
+
+#: CMDP ``verify(exact=True)`` refuses models with more state-action pairs.
+CMDP_EXACT_MAX_SA: int = 60
 
 
 def linear_solve_tol(n: int, scale: float, gamma: float) -> float:
