@@ -11,7 +11,11 @@ __all__ = ["THEOREM_MODULES", "get", "register", "registry"]
 _REGISTRY: dict[str, Theorem] = {}
 
 #: Modules that register theorems when imported; one per paper or area.
-THEOREM_MODULES: tuple[str, ...] = ("theory.mdp_classical", "theory.ccmdp_chance")
+THEOREM_MODULES: tuple[str, ...] = (
+    "theory.mdp_classical",
+    "theory.ccmdp_chance",
+    "theory.cmdp_classical",
+)
 
 
 def register(theorem: Theorem) -> Theorem:

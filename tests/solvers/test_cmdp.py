@@ -23,10 +23,10 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy.optimize import linprog
 
 from solvers import ModelError, TabularMDP, evaluate, policy_iteration, random_mdp
 from solvers.cmdp import lagrangian_dual, solve_cmdp
+from solvers.enumeration import best_episode_mixture, deterministic_policy_values
 from solvers.tolerances import LP_FEASIBILITY_TOL
 
 GAMMA = 0.9
@@ -40,33 +40,10 @@ def _tol(m: TabularMDP) -> float:
 
 def deterministic_points(m: TabularMDP) -> np.ndarray:
     """(n, 1 + K): value and costs of each deterministic (Markov) policy, solved directly."""
-    P, S, A = m.dense_P(), m.S, m.A
-    R = np.concatenate([m.r[None], m.costs])  # (1+K, S, A)
-    idx = np.arange(S)
-    rows = []
-    if m.finite_horizon:
-        for table in itertools.product(range(A), repeat=S * m.horizon):
-            acts = np.asarray(table).reshape(m.horizon, S)
-            v = np.zeros((1 + m.K, S))
-            for t in range(m.horizon - 1, -1, -1):
-                a = acts[t]
-                v = R[:, idx, a] + v @ P[idx, a].T
-            rows.append(v @ m.mu0)
-    else:
-        for acts in itertools.product(range(A), repeat=S):
-            a = np.asarray(acts)
-            v = np.linalg.solve(np.eye(S) - m.gamma * P[idx, a], R[:, idx, a].T)  # (S, 1+K)
-            rows.append(m.mu0 @ v)
-    return np.array(rows)
+    return deterministic_policy_values(m)[1]
 
 
-def best_mixture(points: np.ndarray, b: np.ndarray) -> float | None:
-    """max_w w.V s.t. w.C <= b, sum w = 1, w >= 0 (episode-level mixtures); None if infeasible."""
-    n = points.shape[0]
-    res = linprog(-points[:, 0], A_ub=points[:, 1:].T, b_ub=b, A_eq=np.ones((1, n)), b_eq=[1.0],
-                  bounds=(0, None), method="highs")
-    assert res.status in (0, 2), res.message
-    return None if res.status == 2 else -res.fun
+best_mixture = best_episode_mixture
 
 
 def concave_envelope_at(points: np.ndarray, b: float) -> float:
