@@ -93,6 +93,10 @@ def render_markdown(data: ReportData, root: Path) -> str:
         for c in data.findings:
             line = (f"- `{c['id']}` ({_md_escape(c['source'])}): "
                     f"counterexample `{c['counterexample']}`")
+            ev = c.get("counterexample_evidence")
+            if ev:
+                line += (f" (lhs {ev['lhs']:.6g} {ev['relation']} rhs {ev['rhs']:.6g} fails, "
+                         f"slack {ev['slack']:.3g})")
             if c.get("corrected"):
                 line += f"; corrected statement: `{c['corrected']}`"
             out.append(line)

@@ -93,7 +93,8 @@ def _check_randomization(inst: Instance) -> Evidence:
 
 register(Theorem(
     id="cmdp.lp_randomizes_in_at_most_K_states",
-    source=f"{ALTMAN}, Thm 3.8 (verify); Feinberg & Shwartz, Math. Oper. Res. 21(4), 1996",
+    source="Altman, Constrained Markov Decision Processes (1999), Thm 3.8 (verify); "
+           "Feinberg & Shwartz, Math. Oper. Res. 21(4), 1996",
     statement=r"\sum_{s:d(s)>0}\big(|\mathrm{supp}\,\pi(\cdot|s)|-1\big)\le K"
               r"\ \text{for a vertex optimum}",
     summary="a vertex (basic) LP optimum uses at most K extra actions in total",
@@ -112,7 +113,7 @@ def _check_strong_duality(inst: Instance) -> Evidence:
 
 register(Theorem(
     id="cmdp.strong_duality",
-    source=f"{ALTMAN}, ch. 3; Paternain et al., NeurIPS 2019; cmdp_ccmdp notes §2.4",
+    source=f"{ALTMAN}; Paternain et al., NeurIPS 2019; cmdp_ccmdp notes §2.4",
     statement=r"V^\star(b)=\max_\pi V_{r-\lambda^{\star\top}c}(\pi)+\lambda^{\star\top}b",
     summary="zero duality gap: the LP value equals the Lagrangian dual at the LP multipliers",
     instances=lambda: cmdp_instances(),
@@ -142,7 +143,7 @@ def _check_supergradient(inst: Instance) -> Evidence:
 
 register(Theorem(
     id="cmdp.value_concave_in_budget_lambda_is_slope",
-    source=f"{ALTMAN}, ch. 3; cmdp_ccmdp notes §2.4",
+    source=f"{ALTMAN}; cmdp_ccmdp notes §2.4",
     statement=r"V^\star(b')\le V^\star(b)+\lambda^{\star\top}(b'-b)\quad\forall b'",
     summary="V*(b) is concave and the LP multipliers are a supergradient in the budget",
     instances=_budget_pairs,
