@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from . import versions
@@ -152,6 +153,32 @@ def _solve_mdp(mdp: Any) -> dict[str, Any]:
     return out
 
 
+def _solve_cmdp(problem: Any) -> dict[str, Any]:
+    from solvers import solve_cmdp
+
+    mdp = problem.mdp
+    res = solve_cmdp(mdp, problem.thresholds)
+    out: dict[str, Any] = {"type": "cmdp", "S": mdp.S, "A": mdp.A, "K": mdp.K,
+                           "gamma": mdp.gamma, "horizon": mdp.horizon,
+                           "thresholds": problem.thresholds.tolist(),
+                           "status": res.status, "message": res.message}
+    if res.status == "infeasible" and res.infeasibility is not None:
+        cert = res.infeasibility
+        out["infeasibility"] = {"weights": cert.weights.tolist(),
+                                "min_weighted_cost": cert.min_weighted_cost,
+                                "weighted_budget": cert.weighted_budget,
+                                "margin": cert.margin, "certified": bool(cert.margin > 0)}
+        return out
+    if res.status != "optimal":
+        return out
+    check = res.verify(exact=mdp.S * mdp.A <= 24)
+    out.update({"value": res.value, "cost_values": res.cost_values.tolist(),
+                "multipliers": res.lam.tolist(), "policy": np.round(res.pi, 12).tolist(),
+                "certificate": {"ok": check.ok, "exact": check.exact,
+                                "message": check.message}})
+    return out
+
+
 def _solve_theorem_instance(path: Path) -> dict[str, Any]:
     from theory import get, load_counterexample
 
@@ -164,6 +191,7 @@ def _solve_theorem_instance(path: Path) -> dict[str, Any]:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     from solvers import ModelError, TabularMDP, loads_instance
+    from solvers.instances import CMDPProblem
 
     path = Path(args.file)
     try:
@@ -174,10 +202,13 @@ def cmd_solve(args: argparse.Namespace) -> int:
             out = _solve_theorem_instance(path)
         else:
             obj = loads_instance(text)
-            if not isinstance(obj, TabularMDP):
+            if isinstance(obj, TabularMDP):
+                out = _solve_mdp(obj)
+            elif isinstance(obj, CMDPProblem):
+                out = _solve_cmdp(obj)
+            else:
                 _err(f"{path}: instance type {kind!r} is not solvable yet")
                 return 2
-            out = _solve_mdp(obj)
     except (OSError, UnicodeDecodeError) as exc:
         _err(f"cannot read {path}: {exc}")
         return 2
@@ -195,6 +226,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 
 def _print_solution(out: dict[str, Any]) -> None:
+    if out["type"] == "cmdp":
+        _print_cmdp(out)
+        return
     if out["type"] == "theorem_instance":
         ev = out["evidence"]
         print(f"theorem {out['theorem']} ({out['source']}), registered as {out['expected']}")
@@ -216,6 +250,28 @@ def _print_solution(out: dict[str, Any]) -> None:
     vi = out["value_iteration"]
     print(f"value iteration cross-check: {vi['status']}, value {vi['value']!r}, "
           f"{'agrees' if vi['agrees'] else 'DISAGREES'}")
+
+
+def _print_cmdp(out: dict[str, Any]) -> None:
+    kind = f"horizon {out['horizon']}" if out["horizon"] else f"gamma {out['gamma']}"
+    print(f"CMDP: S = {out['S']}, A = {out['A']}, K = {out['K']}, {kind}, "
+          f"budgets {out['thresholds']}")
+    print(f"status: {out['status']} ({out['message']})")
+    if "infeasibility" in out:
+        c = out["infeasibility"]
+        print(f"infeasible: no policy meets the budgets. Certificate: weights {c['weights']}, "
+              f"min over policies of the weighted cost = {c['min_weighted_cost']:.6g} > "
+              f"weighted budget {c['weighted_budget']:.6g} "
+              f"({'certified' if c['certified'] else 'NOT certified'})")
+        return
+    if out["status"] != "optimal":
+        return
+    print(f"value: {out['value']!r}")
+    print(f"cost values: {out['cost_values']}  multipliers: {out['multipliers']}")
+    print(f"policy (rows pi[s, :]): {out['policy']}")
+    c = out["certificate"]
+    print(f"certificate: {'ok' if c['ok'] else 'FAILED'} "
+          f"({'exact rational' if c['exact'] else 'float'}): {c['message']}")
 
 
 # -- reproduce ----------------------------------------------------------------------

@@ -30,6 +30,7 @@ from .errors import ModelError
 from .mdp import TabularMDP
 
 __all__ = [
+    "CMDPProblem",
     "decode_value",
     "dumps_instance",
     "encode_value",
@@ -177,6 +178,48 @@ def _decode_mdp(d: dict) -> TabularMDP:
 
 
 register_instance_type("mdp", TabularMDP, _encode_mdp, _decode_mdp)
+
+
+# -- the "cmdp" type -------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class CMDPProblem:
+    r"""A constrained MDP instance: a model with K >= 1 costs and budgets b (K,).
+
+    The constraint is :math:`E[\sum_t\gamma^tc_k]\le b_k` (values not scaled by 1-gamma).
+    """
+
+    mdp: TabularMDP
+    thresholds: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.mdp.K == 0:
+            raise ModelError("cmdp has no costs, expected costs (K, S, A) with K >= 1",
+                             field="costs")
+        b = np.asarray(self.thresholds)
+        if b.dtype == np.bool_ or not (np.issubdtype(b.dtype, np.integer)
+                                       or np.issubdtype(b.dtype, np.floating)):
+            raise ModelError(f"thresholds has dtype {b.dtype}, expected real numbers",
+                             field="thresholds")
+        if b.shape != (self.mdp.K,):
+            raise ModelError(f"thresholds has shape {b.shape}, expected (K,) = ({self.mdp.K},)",
+                             field="thresholds")
+        if not np.all(np.isfinite(b)):
+            raise ModelError(f"thresholds = {b.tolist()}, expected finite numbers",
+                             field="thresholds")
+        b = b.astype(float)
+        b.setflags(write=False)
+        object.__setattr__(self, "thresholds", b)
+
+
+def _encode_cmdp(c: CMDPProblem) -> dict:
+    return {**_encode_mdp(c.mdp), "thresholds": c.thresholds.tolist()}
+
+
+def _decode_cmdp(d: dict) -> CMDPProblem:
+    return CMDPProblem(_decode_mdp(d), _field(d, "thresholds", "cmdp"))
+
+
+register_instance_type("cmdp", CMDPProblem, _encode_cmdp, _decode_cmdp)
 
 
 # -- files -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import strategies as st
 
@@ -115,7 +116,9 @@ def test_solve_mdp_prints_value_policy_and_certificate(capsys, tmp_path):
     [('{"type": "mdp", "S": 1, "A": 1, "gamma": 1.5, "P": [[[1.0]]], "r": [[0]], "mu0": [1]}',
       "gamma"),
      ('{"type": "mdp", "P": [[[0.5]]], "r": [[0]], "mu0": [1], "gamma": 0.5}', "P[0, 0, :]"),
-     ('{"type": "cmdp"}', "type"),
+     ('{"type": "ccmdp"}', "type"),
+     ('{"type": "cmdp", "P": [[[1.0]]], "r": [[0]], "mu0": [1], "gamma": 0.5, '
+      '"costs": [[[1.0]]], "thresholds": [1, 2]}', "thresholds has shape (2,)"),
      ("not json", "not valid JSON")],
 )
 def test_solve_bad_file_exits_2_naming_the_problem(capsys, tmp_path, text, needle):
@@ -165,3 +168,33 @@ def test_console_entry_point_runs_as_a_module(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "experiments", "theorems"], capture_output=True,
                           text=True, cwd=Path(__file__).resolve().parents[2], check=False)
     assert proc.returncode == 0 and "mdp.performance_difference" in proc.stdout
+
+
+def _cmdp_file(tmp_path, budget: float) -> Path:
+    from solvers.instances import CMDPProblem
+
+    path = tmp_path / "c.json"
+    path.write_text(dumps_instance(CMDPProblem(random_mdp(3, 3, 2, K=1), [budget])))
+    return path
+
+
+def test_solve_cmdp_reports_value_multipliers_and_an_exact_certificate(capsys, tmp_path):
+    from solvers import evaluate
+    from solvers.enumeration import best_episode_mixture, deterministic_policy_values
+
+    m = random_mdp(3, 3, 2, K=1)
+    _, pts = deterministic_policy_values(m)
+    budget = float(np.median(pts[:, 1]))
+    assert main(["solve", str(_cmdp_file(tmp_path, budget)), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "optimal" and out["certificate"]["ok"] and out["certificate"]["exact"]
+    # independent: best episode mixture of the enumerated deterministic policies
+    assert out["value"] == pytest.approx(best_episode_mixture(pts, [budget]), abs=1e-8)
+    assert evaluate(m, np.array(out["policy"])).cost_values[0] <= budget + 1e-8
+
+
+def test_solve_infeasible_cmdp_prints_the_certificate_plainly(capsys, tmp_path):
+    assert main(["solve", str(_cmdp_file(tmp_path, -1.0))]) == 0
+    out = capsys.readouterr().out
+    assert "status: infeasible" in out and "no policy meets the budgets" in out
+    assert "certified" in out and "NOT certified" not in out
