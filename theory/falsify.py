@@ -36,8 +36,9 @@ class _Violation(AssertionError):
 class CheckResult:
     """What a falsification run found for one theorem.
 
-    ``instances`` counts every instance checked (generation, targeting and
-    shrinking); ``violations`` counts those on which the relation failed.
+    ``instances`` counts every instance checked (a registered counterexample
+    first, then generation, targeting and shrinking); ``violations`` counts
+    those on which the relation failed.
     ``min_margin`` is the smallest normalised slack seen and
     ``tightest`` its instance. ``status`` is "holds", "violated" or "error".
     """
@@ -129,6 +130,7 @@ def check(
     CheckResult
     """
     res = CheckResult(theorem=theorem, seed=seed, examples=examples)
+    stored_violates = _replay_stored_counterexample(theorem, res)
 
     @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
               suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
@@ -159,6 +161,8 @@ def check(
         res.status, res.error = "error", f"no instance satisfied the assumptions ({exc})"
     except Exception as exc:  # a crash inside a check is reported, not hidden
         res.status, res.error = "error", f"{type(exc).__name__}: {exc}"
+    if res.status == "holds" and stored_violates:
+        res.status = "violated"  # the registered counterexample still breaks the statement
     if res.status == "violated" and save_dir is not None:
         path = Path(save_dir) / f"{theorem.id}.counterexample.json"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +172,28 @@ def check(
         tmp.replace(path)
         res.counterexample_path = path
     return res
+
+
+def _replay_stored_counterexample(theorem: Theorem, res: CheckResult) -> bool:
+    """Check a theorem's registered counterexample first (counted as one instance).
+
+    A finding is established by its stored counterexample; a short search that
+    does not rediscover one must not turn it into "holds". Returns True when
+    the stored instance violates the statement.
+    """
+    path = theorem.counterexample_path()
+    if path is None:
+        return False
+    _, inst = load_counterexample(path)
+    ev = theorem.check(inst)
+    res.instances += 1
+    if ev.margin < res.min_margin:
+        res.min_margin, res.tightest, res.tightest_evidence = ev.margin, inst, ev
+    if ev.holds:
+        return False
+    res.violations += 1
+    res.counterexample, res.counterexample_evidence = inst, ev
+    return True
 
 
 def counterexample_json(theorem: Theorem, instance: Instance, evidence: Evidence | None) -> str:

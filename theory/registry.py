@@ -15,6 +15,7 @@ THEOREM_MODULES: tuple[str, ...] = (
     "theory.mdp_classical",
     "theory.ccmdp_chance",
     "theory.cmdp_classical",
+    "theory.flip_per_step",
 )
 
 

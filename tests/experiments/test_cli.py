@@ -92,9 +92,18 @@ def test_unexpected_violation_fails_the_check_and_saves_a_counterexample(
     assert solved["evidence"]["lhs"] == 2.0 and solved["evidence"]["holds"] is False
 
 
-def test_registered_finding_is_not_a_failure(capsys, tmp_path, with_theorem):
-    with_theorem(_false_theorem("violated", counterexample="unused.json"))
-    rc = main(["check", "test.states_at_most_one", "--examples", "50", "--out", str(tmp_path)])
+def test_registered_finding_is_not_a_failure(capsys, tmp_path, with_theorem, monkeypatch):
+    import theory.core
+    from theory.falsify import counterexample_json
+
+    theorem = _false_theorem("violated", counterexample="states.json")
+    monkeypatch.setattr(theory.core, "COUNTEREXAMPLE_DIR", tmp_path / "stored")
+    (tmp_path / "stored").mkdir()
+    stored = {"mdp": random_mdp(0, 2, 1)}  # S = 2 > 1.5
+    (tmp_path / "stored" / "states.json").write_text(
+        counterexample_json(theorem, stored, theorem.check(stored)))
+    with_theorem(theorem)
+    rc = main(["check", "test.states_at_most_one", "--examples", "1", "--out", str(tmp_path)])
     assert rc == 0
     assert "finding" in capsys.readouterr().out
 

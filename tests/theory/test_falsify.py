@@ -116,3 +116,12 @@ def test_result_does_not_depend_on_which_local_modules_are_loaded(monkeypatch, t
     extra.__file__ = str(source)
     monkeypatch.setitem(sys.modules, "boundlab_fake_local_module", extra)
     assert check(theorem, examples=5, seed=0).to_json() == base
+
+
+def test_registered_finding_stays_violated_when_a_short_search_misses_it():
+    from theory import get
+
+    theorem = get("flip.alg2_per_step_equivalence")
+    res = check(theorem, examples=1, seed=0)
+    assert res.status == "violated" and res.as_expected and res.violations >= 1
+    assert res.counterexample is not None and not theorem.check(res.counterexample).holds
