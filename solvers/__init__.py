@@ -14,6 +14,7 @@ from .ccmdp_surrogates import boole_bound, h_unsafe
 from .cmdp import CMDPResult, lagrangian_dual, solve_cmdp
 from .errors import ModelError
 from .evaluation import PolicyValues, evaluate, occupancy, policy_kernel
+from .flipping import episode_mixture_values, per_step_flip, recalibrate_flip
 from .gridworld import GridWorld, gridworld
 from .gym_adapter import from_gymnasium
 from .instances import dumps_instance, load_instance, loads_instance, register_instance_type
@@ -46,6 +47,7 @@ __all__ = [
     "boole_bound",
     "deterministic_policy",
     "dumps_instance",
+    "episode_mixture_values",
     "evaluate",
     "from_gymnasium",
     "greedy_policy",
@@ -55,9 +57,11 @@ __all__ = [
     "load_instance",
     "loads_instance",
     "occupancy",
+    "per_step_flip",
     "policy_iteration",
     "policy_kernel",
     "random_mdp",
+    "recalibrate_flip",
     "register_instance_type",
     "solve_cmdp",
     "uniform_policy",
