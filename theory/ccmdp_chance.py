@@ -145,6 +145,7 @@ def _prob_and_h(inst: Instance) -> tuple[float, float, float]:
 
 
 def _check_thm5(inst: Instance) -> Evidence:
+    """Violation probability (lhs) against H_unsafe (rhs): Thm 5 and its absorbing correction."""
     prob, h, tol = _prob_and_h(inst)
     # Premise H_unsafe <= delta with the smallest admissible delta = H_unsafe.
     return Evidence(prob, h, "<=", tol=tol, details={"delta": h, "T": inst["mdp"].horizon,
@@ -193,12 +194,6 @@ def _discount_condition(inst: Instance) -> bool:
     return gu ** inst["mdp"].horizon >= 1.0 - gu
 
 
-def _check_absorbing(inst: Instance) -> Evidence:
-    prob, h, tol = _prob_and_h(inst)
-    return Evidence(prob, h, "<=", tol=tol, details={"T": inst["mdp"].horizon,
-                                                    "gamma_u": float(inst["gamma_u"])})
-
-
 register(Theorem(
     id="ccmdp.discounted_surrogate_absorbing",
     source=f"{FLIP}, Thm 5 corrected (cmdp_ccmdp notes §3.9-A, derived)",
@@ -206,7 +201,7 @@ register(Theorem(
               r"\Pr(t_U\le T)\le\delta,\ \text{since }H_{unsafe}=E[\gamma_u^{t_U}]/(1-\gamma_u)",
     summary="corrected Thm 5: with absorbing unsafe states and gamma_u^T >= 1-gamma_u",
     instances=lambda: chance_instances(absorbing=True).filter(_discount_condition),
-    check=_check_absorbing,
+    check=_check_thm5,  # same two sides; here the assumptions make it hold
     assumptions=(START_SAFE, Assumption("unsafe_absorbing", _absorbing),
                  Assumption("gamma_u^T >= 1 - gamma_u", _discount_condition)),
 ))
