@@ -31,7 +31,7 @@ from .errors import ModelError
 from .evaluation import PolicyValues, evaluate
 from .mdp import TabularMDP
 from .policies import as_policy
-from .tolerances import EPS
+from .tolerances import EPS, FLIP_RTOL, FLIP_XTOL
 
 __all__ = [
     "FLIP_RTOL",
@@ -43,13 +43,6 @@ __all__ = [
     "per_step_flip",
     "recalibrate_flip",
 ]
-
-#: Absolute bracket width in p at which the root finder stops (brentq's ``xtol``).
-#: The cost is Lipschitz in p with constant :func:`flip_lipschitz`, so this bounds the
-#: budget miss caused by stopping, on top of the solve rounding.
-FLIP_XTOL: float = 1e-14
-#: Relative bracket width (brentq's ``rtol``; scipy's smallest admissible is 4 eps).
-FLIP_RTOL: float = 4 * EPS
 
 
 def _probability(p: object, name: str = "p") -> float:

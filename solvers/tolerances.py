@@ -58,6 +58,14 @@ CMDP_VERIFY_RTOL: float = 1e-6
 #: CMDP ``verify(exact=True)`` refuses models with more state-action pairs.
 CMDP_EXACT_MAX_SA: int = 60
 
+#: Absolute bracket width in p at which the flip-probability root finder stops (brentq's
+#: ``xtol``; ``solvers.flipping.recalibrate_flip``). The cost is Lipschitz in p with constant
+#: ``flipping.flip_lipschitz``, so this bounds the budget miss caused by stopping, on top of
+#: the solve rounding.
+FLIP_XTOL: float = 1e-14
+#: Relative bracket width (brentq's ``rtol``; scipy's smallest admissible is 4 eps).
+FLIP_RTOL: float = 4 * EPS
+
 
 def linear_solve_tol(n: int, scale: float, gamma: float) -> float:
     r"""Absolute error bound for a value from one float64 solve of (I - gamma P) v = r.
