@@ -179,6 +179,35 @@ def _solve_cmdp(problem: Any) -> dict[str, Any]:
     return out
 
 
+def _solve_ccmdp(problem: Any) -> dict[str, Any]:
+    from solvers.ccmdp_solve import solve_ccmdp
+
+    mdp = problem.mdp
+    res = solve_ccmdp(mdp, problem.unsafe, problem.delta, surrogate=problem.surrogate,
+                      gamma_u=problem.gamma_u)
+    out: dict[str, Any] = {"type": "ccmdp", "S": mdp.S, "A": mdp.A, "horizon": mdp.horizon,
+                           "unsafe": np.flatnonzero(problem.unsafe).tolist(),
+                           "delta": problem.delta, "surrogate": problem.surrogate,
+                           "gamma_u": problem.gamma_u, "status": res.status,
+                           "message": res.message}
+    if res.status == "infeasible" and res.infeasibility is not None:
+        cert = res.infeasibility
+        out["infeasibility"] = {"min_constraint_value": res.min_constraint_value,
+                                "margin": cert.margin, "certified": bool(cert.margin > 0)}
+        return out
+    if res.status != "optimal":
+        return out
+    lp = res.cmdp.mdp
+    check = res.verify(exact=lp.S * lp.A <= 24)
+    out.update({"value": res.value, "violation_probability": res.violation_probability,
+                "constraint_value": res.constraint_value, "multiplier": res.lam,
+                "policy": np.round(res.policy, 12).tolist(),
+                "policy_states": "augmented x = f*S + s" if res.surrogate is None else "s",
+                "certificate": {"ok": check.ok, "exact": check.exact,
+                                "message": check.message}})
+    return out
+
+
 def _solve_theorem_instance(path: Path) -> dict[str, Any]:
     from theory import get, load_counterexample
 
@@ -191,7 +220,7 @@ def _solve_theorem_instance(path: Path) -> dict[str, Any]:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     from solvers import ModelError, TabularMDP, loads_instance
-    from solvers.instances import CMDPProblem
+    from solvers.instances import CCMDPProblem, CMDPProblem
 
     path = Path(args.file)
     try:
@@ -206,6 +235,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
                 out = _solve_mdp(obj)
             elif isinstance(obj, CMDPProblem):
                 out = _solve_cmdp(obj)
+            elif isinstance(obj, CCMDPProblem):
+                out = _solve_ccmdp(obj)
             else:
                 _err(f"{path}: instance type {kind!r} is not solvable yet")
                 return 2
@@ -228,6 +259,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
 def _print_solution(out: dict[str, Any]) -> None:
     if out["type"] == "cmdp":
         _print_cmdp(out)
+        return
+    if out["type"] == "ccmdp":
+        _print_ccmdp(out)
         return
     if out["type"] == "theorem_instance":
         ev = out["evidence"]
@@ -269,6 +303,30 @@ def _print_cmdp(out: dict[str, Any]) -> None:
     print(f"value: {out['value']!r}")
     print(f"cost values: {out['cost_values']}  multipliers: {out['multipliers']}")
     print(f"policy (rows pi[s, :]): {out['policy']}")
+    c = out["certificate"]
+    print(f"certificate: {'ok' if c['ok'] else 'FAILED'} "
+          f"({'exact rational' if c['exact'] else 'float'}): {c['message']}")
+
+
+def _print_ccmdp(out: dict[str, Any]) -> None:
+    what = ("exact joint chance constraint" if out["surrogate"] is None else
+            f"surrogate {out['surrogate']}"
+            + (f" (gamma_u = {out['gamma_u']})" if out["gamma_u"] is not None else ""))
+    print(f"CCMDP: S = {out['S']}, A = {out['A']}, horizon {out['horizon']}, unsafe states "
+          f"{out['unsafe']}, delta = {out['delta']}, {what}")
+    print(f"status: {out['status']} ({out['message']})")
+    if "infeasibility" in out:
+        c = out["infeasibility"]
+        print(f"infeasible: even the safest policy has constraint value "
+              f"{c['min_constraint_value']:.6g} > delta = {out['delta']} "
+              f"({'certified' if c['certified'] else 'NOT certified'}, margin {c['margin']:.3g})")
+        return
+    if out["status"] != "optimal":
+        return
+    print(f"value: {out['value']!r}  (E[sum_t r_t], t < H)")
+    print(f"exact violation probability: {out['violation_probability']!r}  "
+          f"(constraint value {out['constraint_value']!r}, multiplier {out['multiplier']!r})")
+    print(f"policy pi[t, {out['policy_states']}, :]: {out['policy']}")
     c = out["certificate"]
     print(f"certificate: {'ok' if c['ok'] else 'FAILED'} "
           f"({'exact rational' if c['exact'] else 'float'}): {c['message']}")

@@ -16,6 +16,10 @@ CHECK_MODULES: tuple[str, ...] = (
     "proofs_check.series",
     "proofs_check.mdp_identities",
     "proofs_check.chance_constraints",
+    "proofs_check.relative_budget",
+    "proofs_check.rlvr_estimators",
+    "proofs_check.sacpo_identities",
+    "proofs_check.dpo_identities",
 )
 
 

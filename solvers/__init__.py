@@ -10,15 +10,26 @@ from .ccmdp import (
     violation_probability,
     violation_probability_enumeration,
 )
+from .ccmdp_frontier import frontier_enumeration, j_det_milp, least_concave_majorant
+from .ccmdp_solve import CCMDPResult, solve_ccmdp
 from .ccmdp_surrogates import boole_bound, h_unsafe
 from .cmdp import CMDPResult, lagrangian_dual, solve_cmdp
 from .errors import ModelError
 from .evaluation import PolicyValues, evaluate, occupancy, policy_kernel
+from .flip_lp import (
+    MixtureLPResult,
+    best_pair_mixture,
+    concave_majorant,
+    majorant_value,
+    solve_mixture_lp,
+)
 from .flipping import episode_mixture_values, per_step_flip, recalibrate_flip
 from .gridworld import GridWorld, gridworld
 from .gym_adapter import from_gymnasium
 from .instances import dumps_instance, load_instance, loads_instance, register_instance_type
+from .kl_bandit import KLBandit, KLBanditResult, gibbs_policy, solve_kl_bandit
 from .mdp import TabularMDP
+from .osil_bounds import pd_lower_bounds
 from .planning import (
     PlanningResult,
     backward_induction,
@@ -29,41 +40,102 @@ from .planning import (
 from .planning_certificate import Certificate
 from .policies import as_policy, deterministic_policy, greedy_policy, uniform_policy
 from .random_models import as_generator, random_mdp
+from .relative_budget import (
+    BudgetTrajectory,
+    SampleSize,
+    classify_regime,
+    iterate_budget,
+    regime_exponent,
+    regime_law,
+    sample_size,
+)
+from .rlvr_simulation import (
+    SimulationResult,
+    TaskPopulation,
+    lognormal_population,
+    simulate,
+    sweep_budgets,
+)
+from .sacpo_bounds import SacpoEstimate, sacpo_bounds
+from .safemil import bag_hit_probability, score_order_probability
+from .sample_test import hoeffding_pass_bound, pass_probability
+from .time_to_solution import EmpiricalTime, GammaTime, GeometricTime, TimeToSolution
+from .trajectory_dpo import identity_residual, population_dpo, soft_backward_induction
 
 __all__ = [
     "AugmentedModel",
+    "BudgetTrajectory",
+    "CCMDPResult",
     "CMDPResult",
     "Certificate",
+    "EmpiricalTime",
+    "GammaTime",
+    "GeometricTime",
     "GridWorld",
+    "KLBandit",
+    "KLBanditResult",
+    "MixtureLPResult",
     "ModelError",
     "PlanningResult",
     "PolicyValues",
+    "SacpoEstimate",
+    "SampleSize",
+    "SimulationResult",
     "TabularMDP",
+    "TaskPopulation",
+    "TimeToSolution",
     "as_generator",
     "as_policy",
     "augment_with_flag",
     "backward_induction",
+    "bag_hit_probability",
     "bellman_q",
+    "best_pair_mixture",
     "boole_bound",
+    "classify_regime",
+    "concave_majorant",
     "deterministic_policy",
     "dumps_instance",
     "episode_mixture_values",
     "evaluate",
     "from_gymnasium",
+    "frontier_enumeration",
+    "gibbs_policy",
     "greedy_policy",
     "gridworld",
     "h_unsafe",
+    "hoeffding_pass_bound",
+    "identity_residual",
+    "iterate_budget",
+    "j_det_milp",
     "lagrangian_dual",
+    "least_concave_majorant",
     "load_instance",
     "loads_instance",
+    "lognormal_population",
+    "majorant_value",
     "occupancy",
+    "pass_probability",
+    "pd_lower_bounds",
     "per_step_flip",
     "policy_iteration",
     "policy_kernel",
+    "population_dpo",
     "random_mdp",
     "recalibrate_flip",
+    "regime_exponent",
+    "regime_law",
     "register_instance_type",
+    "sacpo_bounds",
+    "sample_size",
+    "score_order_probability",
+    "simulate",
+    "soft_backward_induction",
+    "solve_ccmdp",
     "solve_cmdp",
+    "solve_kl_bandit",
+    "solve_mixture_lp",
+    "sweep_budgets",
     "uniform_policy",
     "value_iteration",
     "violation_probability",

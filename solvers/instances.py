@@ -30,6 +30,7 @@ from .errors import ModelError
 from .mdp import TabularMDP
 
 __all__ = [
+    "CCMDPProblem",
     "CMDPProblem",
     "decode_value",
     "dumps_instance",
@@ -220,6 +221,57 @@ def _decode_cmdp(d: dict) -> CMDPProblem:
 
 
 register_instance_type("cmdp", CMDPProblem, _encode_cmdp, _decode_cmdp)
+
+
+# -- the "ccmdp" type ------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class CCMDPProblem:
+    r"""A chance-constrained MDP instance: a finite-horizon model, an unsafe set and a level.
+
+    The constraint is :math:`\Pr(\exists t\le H: s_t\in U)\le\delta` (exact), or the
+    ``surrogate`` "boole" / "h_unsafe" (with ``gamma_u``) of :func:`solvers.ccmdp_solve.
+    solve_ccmdp`. In the file, ``unsafe`` is the list of unsafe state indices.
+    """
+
+    mdp: TabularMDP
+    unsafe: np.ndarray
+    delta: float
+    surrogate: str | None = None
+    gamma_u: float | None = None
+
+    def __post_init__(self) -> None:
+        from .ccmdp import require_finite_horizon, validate_delta, validate_unsafe
+        from .ccmdp_solve import _check_surrogate
+
+        require_finite_horizon(self.mdp)
+        object.__setattr__(self, "unsafe", validate_unsafe(self.mdp, self.unsafe))
+        object.__setattr__(self, "delta", validate_delta(self.delta))
+        object.__setattr__(self, "gamma_u", _check_surrogate(self.surrogate, self.gamma_u))
+
+
+def _encode_ccmdp(c: CCMDPProblem) -> dict:
+    out = {**_encode_mdp(c.mdp), "unsafe": np.flatnonzero(c.unsafe).tolist(), "delta": c.delta}
+    if c.surrogate is not None:
+        out["surrogate"] = c.surrogate
+    if c.gamma_u is not None:
+        out["gamma_u"] = c.gamma_u
+    return out
+
+
+def _decode_ccmdp(d: dict) -> CCMDPProblem:
+    if "unsafe" not in d:
+        raise ModelError("an instance of type 'ccmdp' has no field 'unsafe', expected the list "
+                         "of unsafe state indices", field="unsafe")
+    unsafe = d["unsafe"]
+    if not isinstance(unsafe, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in unsafe):
+        raise ModelError(f"ccmdp.unsafe = {unsafe!r}, expected a list of state indices",
+                         field="unsafe")
+    return CCMDPProblem(_decode_mdp(d), np.array(unsafe, dtype=np.int64),
+                        _field(d, "delta", "ccmdp"), d.get("surrogate"), d.get("gamma_u"))
+
+
+register_instance_type("ccmdp", CCMDPProblem, _encode_ccmdp, _decode_ccmdp)
 
 
 # -- files -------------------------------------------------------------------------

@@ -16,6 +16,15 @@ THEOREM_MODULES: tuple[str, ...] = (
     "theory.ccmdp_chance",
     "theory.cmdp_classical",
     "theory.flip_per_step",
+    "theory.flip_paper",
+    "theory.cmdp_mixtures",
+    "theory.flip_hoeffding",
+    "theory.relative_budget",
+    "theory.rlvr_estimators",
+    "theory.sacpo",
+    "theory.prefine",
+    "theory.safemil",
+    "theory.osil",
 )
 
 

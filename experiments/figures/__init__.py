@@ -34,7 +34,26 @@ __all__ = [
 ]
 
 #: Modules that register figures when imported.
-FIGURE_MODULES: tuple[str, ...] = ("experiments.figures.vi_error",)
+FIGURE_MODULES: tuple[str, ...] = (
+    "experiments.figures.vi_error",
+    "experiments.figures.bnpo_variance_surface",
+    "experiments.figures.g2d_pair_yield",
+    "experiments.figures.sacpo_pareto_path",
+    "experiments.figures.sacpo_bounds_vs_coverage",
+    "experiments.figures.prefine_residual",
+    "experiments.figures.safemil_bag_size",
+    "experiments.figures.cliffwalking_ccmdp",
+    "experiments.figures.cmdp_randomization_hist",
+    "experiments.figures.flip_fig2c_envelope",
+    "experiments.figures.flip_fig3_budget",
+    "experiments.figures.flip_fig4_surrogate",
+    "experiments.figures.flip_thm8_hoeffding",
+    "experiments.figures.rb_q_var_ac",
+    "experiments.figures.rb_sample_size",
+    "experiments.figures.rb_linear_growth",
+    "experiments.figures.rb_efficiency",
+    "experiments.figures.rlvr_sim_efficiency",
+)
 
 _FIGURES: dict[str, Figure] = {}
 

@@ -207,3 +207,37 @@ def test_solve_infeasible_cmdp_prints_the_certificate_plainly(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "status: infeasible" in out and "no policy meets the budgets" in out
     assert "certified" in out and "NOT certified" not in out
+
+
+# -- solve: "ccmdp" instances ----------------------------------------------------------------
+def _ccmdp_file(tmp_path, delta, **kw):
+    from solvers.instances import CCMDPProblem
+
+    m = random_mdp(1, 3, 2, horizon=3)
+    path = tmp_path / "cc.json"
+    path.write_text(dumps_instance(CCMDPProblem(m, np.array([1]), delta, **kw)))
+    return path
+
+
+@pytest.mark.parametrize("kw", [{}, {"surrogate": "boole"}])
+def test_solve_ccmdp_prints_value_violation_and_certificate(capsys, tmp_path, kw):
+    path = _ccmdp_file(tmp_path, 1.0, **kw)
+    assert main(["solve", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["type"] == "ccmdp" and out["status"] == "optimal"
+    assert 0.0 <= out["violation_probability"] <= 1.0 and out["certificate"]["ok"]
+    width = 6 if not kw else 3  # augmented (s, f) states or original states
+    assert np.array(out["policy"]).shape == (3, width, 2)
+    assert main(["solve", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "exact violation probability" in text and "certificate: ok" in text
+
+
+def test_solve_ccmdp_reports_infeasibility_plainly(capsys, tmp_path):
+    # this dense random model enters state 1 with probability >= 0.27 under every policy
+    path = _ccmdp_file(tmp_path, 0.0)
+    assert main(["solve", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "status: infeasible" in text
+    assert "infeasible: even the safest policy has constraint value 0.270983" in text
+    assert "(certified" in text

@@ -85,3 +85,40 @@ def test_declared_sizes_must_match_the_arrays():
     data["S"] = 4
     with pytest.raises(ModelError, match=r"mdp.S = 4 but r has shape \(3, 2\)"):
         loads_instance(json.dumps(data))
+
+
+# -- the "ccmdp" type (solve_ccmdp) ------------------------------------------------------
+def _ccmdp_problem(**kw):
+    from solvers.instances import CCMDPProblem
+
+    m = random_mdp(0, 3, 2, horizon=3)
+    return CCMDPProblem(m, kw.pop("unsafe", np.array([False, True, False])),
+                        kw.pop("delta", 0.25), **kw)
+
+
+@pytest.mark.parametrize("kw", [{}, {"surrogate": "boole"},
+                                {"surrogate": "h_unsafe", "gamma_u": 0.9}])
+def test_ccmdp_round_trip_is_bit_exact(kw):
+    prob = _ccmdp_problem(**kw)
+    back = loads_instance(dumps_instance(prob))
+    assert back.unsafe.tolist() == prob.unsafe.tolist() and back.delta == prob.delta
+    assert back.surrogate == prob.surrogate and back.gamma_u == prob.gamma_u
+    assert np.array_equal(back.mdp.P, prob.mdp.P) and back.mdp.horizon == 3
+    assert json.loads(dumps_instance(prob))["unsafe"] == [1]
+
+
+@pytest.mark.parametrize(("mutate", "field"), [
+    (lambda d: d.update(delta=1.5), "delta"),
+    (lambda d: d.update(unsafe=[5]), "unsafe"),
+    (lambda d: d.update(unsafe=[True]), "unsafe"),
+    (lambda d: d.pop("unsafe"), "unsafe"),
+    (lambda d: d.update(surrogate="other"), "surrogate"),
+    (lambda d: d.update(surrogate="h_unsafe"), "gamma_u"),
+    (lambda d: (d.pop("horizon"), d.update(gamma=0.9)), "horizon"),
+])
+def test_malformed_ccmdp_files_name_the_field(mutate, field):
+    data = json.loads(dumps_instance(_ccmdp_problem()))
+    mutate(data)
+    with pytest.raises(ModelError) as info:
+        loads_instance(json.dumps(data))
+    assert info.value.field == field
