@@ -20,6 +20,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "proofs_check.rlvr_estimators",
     "proofs_check.sacpo_identities",
     "proofs_check.dpo_identities",
+    "proofs_check.rdpo_identities",
 )
 
 

@@ -25,6 +25,8 @@ THEOREM_MODULES: tuple[str, ...] = (
     "theory.prefine",
     "theory.safemil",
     "theory.osil",
+    "theory.rdpo",
+    "theory.bt_fit",
 )
 
 

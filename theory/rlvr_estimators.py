@@ -405,7 +405,8 @@ _FOSD = Assumption("first_order_dominance", _dominates,
 
 register(Theorem(
     id="riskpo.mvar_fosd_monotone",
-    source=f"{RISKPO}; {NOTES} §3.3 (test list: 'MVaR is monotone under FOSD')",
+    source=f"{NOTES} §3.3, derived test list ('MVaR is monotone under FOSD') for the "
+           f"MVaR objective of {RISKPO}; a statement of the notes, not of the paper",
     statement=r"Y'\succeq_{FSD}Y\Rightarrow\mathrm{MVaR}(Y')\ge\mathrm{MVaR}(Y),\ "
               r"\mathrm{CVaR}_\alpha=E[Y\mid Y\le q_\alpha],\ "
               r"\mathrm{RVaR}=E[Y\mid q_\alpha\le Y\le q_\beta]",
