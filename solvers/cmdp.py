@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 
-_METHODS = ("lp", "cvxpy")
+_METHODS = ("lp", "flip", "cvxpy")
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,8 @@ class CMDPResult:
     message : str
         Solver message.
     method : str
-        "lp" (HiGHS dual simplex, a basic = vertex solution) or "cvxpy".
+        "lp" (HiGHS dual simplex, a basic = vertex solution), "flip" (K = 1 without an LP,
+        :mod:`solvers.cmdp_flip`; randomises in at most one state) or "cvxpy".
     value : float
         :math:`V_r(\pi^\star)=E[\sum_t\gamma^tr_t]` (not scaled by 1-gamma); nan unless optimal.
     cost_values : ndarray (K,) or None
@@ -171,7 +172,11 @@ def solve_cmdp(mdp: TabularMDP, thresholds: object, *, method: str = "lp") -> CM
     *basic* (vertex) optimum, which the randomisation-count theorem needs
     (notes §2.2: at most K states randomise). ``method="cvxpy"`` solves the same
     LP with cvxpy (HiGHS if installed, else Clarabel, an interior-point method
-    whose solution need not be a vertex); use it for cross-checking.
+    whose solution need not be a vertex); use it for cross-checking. ``method="flip"``
+    (K = 1 only, discounted or finite horizon) solves the same problem without an LP:
+    a chord search on the Lagrangian dual with warm-started policy iteration, a walk
+    between the two Lagrangian-optimal deterministic policies at :math:`\lambda^\star`,
+    and a mixture at one state (:func:`solvers.cmdp_flip.solve_cmdp_flip`).
 
     Parameters
     ----------
@@ -179,7 +184,7 @@ def solve_cmdp(mdp: TabularMDP, thresholds: object, *, method: str = "lp") -> CM
         Discounted or finite-horizon model with K >= 1 costs.
     thresholds : array_like (K,)
         Finite budgets :math:`b`.
-    method : {"lp", "cvxpy"}
+    method : {"lp", "flip", "cvxpy"}
 
     Returns
     -------
@@ -191,11 +196,16 @@ def solve_cmdp(mdp: TabularMDP, thresholds: object, *, method: str = "lp") -> CM
     Raises
     ------
     ModelError
-        If K = 0 ("costs"), ``thresholds`` is not finite of shape (K,), or ``method`` is unknown.
+        If K = 0 ("costs"), ``thresholds`` is not finite of shape (K,), ``method`` is unknown,
+        or ``method="flip"`` is given a model with K != 1 ("costs").
     RuntimeError
         If the LP solver fails numerically (never for infeasibility).
     """
     b = _check_inputs(mdp, thresholds, method)
+    if method == "flip":
+        from .cmdp_flip import solve_cmdp_flip
+
+        return solve_cmdp_flip(mdp, b)
     A_eq, b_eq, obj, A_ub = _lp_matrices(mdp)
     if method == "lp":
         status, msg, x, y_eq, y_ub = _solve_linprog(obj, A_eq, b_eq, A_ub, b)

@@ -66,6 +66,13 @@ FLIP_XTOL: float = 1e-14
 #: Relative bracket width (brentq's ``rtol``; scipy's smallest admissible is 4 eps).
 FLIP_RTOL: float = 4 * EPS
 
+#: Relative tie tolerance at the multiplier computed by ``solvers.cmdp_flip``. lam' carries
+#: ~1e-13 relative error on the models we test (a few ulps of values ~1/(1-gamma) divided by
+#: cost gaps ~1e-2..1), which shifts tied Q-values apart by ~1e-13 of the value scale;
+#: 1e-11 covers that 100 times, and a policy accepted within it loses at most that much of
+#: the value scale, 100 times below the 1e-9 relative agreement with the LP that we test.
+FLIP_TIE_RTOL: float = 1e-11
+
 
 def linear_solve_tol(n: int, scale: float, gamma: float) -> float:
     r"""Absolute error bound for a value from one float64 solve of (I - gamma P) v = r.
