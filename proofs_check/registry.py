@@ -21,6 +21,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "proofs_check.sacpo_identities",
     "proofs_check.dpo_identities",
     "proofs_check.rdpo_identities",
+    "proofs_check.boltzmann",
 )
 
 

@@ -14,6 +14,14 @@ from .ccmdp_frontier import frontier_enumeration, j_det_milp, least_concave_majo
 from .ccmdp_solve import CCMDPResult, solve_ccmdp
 from .ccmdp_surrogates import boole_bound, h_unsafe
 from .cmdp import CMDPResult, lagrangian_dual, solve_cmdp
+from .configurable_mdp import (
+    ConfigurableMDP,
+    FixedKernel,
+    LinearReward,
+    SoftmaxKernel,
+    TanhReward,
+    incentive_table,
+)
 from .errors import ModelError
 from .evaluation import PolicyValues, evaluate, occupancy, policy_kernel
 from .flip_lp import (
@@ -24,12 +32,26 @@ from .flip_lp import (
     solve_mixture_lp,
 )
 from .flipping import episode_mixture_values, per_step_flip, recalibrate_flip
+from .flipping_decomposition import (
+    FlippingDecomposition,
+    flipping_decomposition,
+    one_state_mixture_probability,
+)
 from .gridworld import GridWorld, gridworld
 from .gym_adapter import from_gymnasium
+from .hypergradient import (
+    bilevel_point,
+    exact_hypergradient,
+    finite_difference_hypergradient,
+    hyper_objective,
+)
+from .hypergradient_sampling import sampled_hypergradient
 from .instances import dumps_instance, load_instance, loads_instance, register_instance_type
 from .kl_bandit import KLBandit, KLBanditResult, gibbs_policy, solve_kl_bandit
+from .leader_opt import projected_gradient_ascent
 from .mdp import TabularMDP
 from .osil_bounds import pd_lower_bounds
+from .penalty import penalty
 from .planning import (
     PlanningResult,
     backward_induction,
@@ -59,6 +81,13 @@ from .rlvr_simulation import (
 from .sacpo_bounds import SacpoEstimate, sacpo_bounds
 from .safemil import bag_hit_probability, score_order_probability
 from .sample_test import hoeffding_pass_bound, pass_probability
+from .soft_dp import (
+    ConvergenceError,
+    SoftResult,
+    soft_finite_horizon,
+    soft_policy_iteration,
+    soft_value_iteration,
+)
 from .time_to_solution import EmpiricalTime, GammaTime, GeometricTime, TimeToSolution
 from .trajectory_dpo import identity_residual, population_dpo, soft_backward_induction
 
@@ -68,12 +97,17 @@ __all__ = [
     "CCMDPResult",
     "CMDPResult",
     "Certificate",
+    "ConfigurableMDP",
+    "ConvergenceError",
     "EmpiricalTime",
+    "FixedKernel",
+    "FlippingDecomposition",
     "GammaTime",
     "GeometricTime",
     "GridWorld",
     "KLBandit",
     "KLBanditResult",
+    "LinearReward",
     "MixtureLPResult",
     "ModelError",
     "PlanningResult",
@@ -81,7 +115,10 @@ __all__ = [
     "SacpoEstimate",
     "SampleSize",
     "SimulationResult",
+    "SoftResult",
+    "SoftmaxKernel",
     "TabularMDP",
+    "TanhReward",
     "TaskPopulation",
     "TimeToSolution",
     "as_generator",
@@ -91,6 +128,7 @@ __all__ = [
     "bag_hit_probability",
     "bellman_q",
     "best_pair_mixture",
+    "bilevel_point",
     "boole_bound",
     "classify_regime",
     "concave_majorant",
@@ -98,6 +136,9 @@ __all__ = [
     "dumps_instance",
     "episode_mixture_values",
     "evaluate",
+    "exact_hypergradient",
+    "finite_difference_hypergradient",
+    "flipping_decomposition",
     "from_gymnasium",
     "frontier_enumeration",
     "gibbs_policy",
@@ -105,7 +146,9 @@ __all__ = [
     "gridworld",
     "h_unsafe",
     "hoeffding_pass_bound",
+    "hyper_objective",
     "identity_residual",
+    "incentive_table",
     "iterate_budget",
     "j_det_milp",
     "lagrangian_dual",
@@ -115,12 +158,15 @@ __all__ = [
     "lognormal_population",
     "majorant_value",
     "occupancy",
+    "one_state_mixture_probability",
     "pass_probability",
     "pd_lower_bounds",
+    "penalty",
     "per_step_flip",
     "policy_iteration",
     "policy_kernel",
     "population_dpo",
+    "projected_gradient_ascent",
     "random_mdp",
     "recalibrate_flip",
     "regime_exponent",
@@ -128,9 +174,13 @@ __all__ = [
     "register_instance_type",
     "sacpo_bounds",
     "sample_size",
+    "sampled_hypergradient",
     "score_order_probability",
     "simulate",
     "soft_backward_induction",
+    "soft_finite_horizon",
+    "soft_policy_iteration",
+    "soft_value_iteration",
     "solve_ccmdp",
     "solve_cmdp",
     "solve_kl_bandit",

@@ -27,6 +27,9 @@ THEOREM_MODULES: tuple[str, ...] = (
     "theory.osil",
     "theory.rdpo",
     "theory.bt_fit",
+    "theory.bilevel",
+    "theory.bilevel_trajectory",
+    "theory.bilevel_penalty",
 )
 
 
