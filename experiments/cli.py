@@ -208,6 +208,45 @@ def _solve_ccmdp(problem: Any) -> dict[str, Any]:
     return out
 
 
+def _solve_poisoning(problem: Any, cost: str) -> dict[str, Any]:
+    from solvers.poisoning import min_cost_poisoning
+    from solvers.poisoning_bounds import projection_lower_bound, segment_upper_bound
+    from solvers.poisoning_rounding import fractional_coordinates
+
+    res = min_cost_poisoning(problem, cost)
+    out: dict[str, Any] = {"type": "poisoning", "feat_dim": problem.feat_dim,
+                           "n_pairs": problem.n_pairs, "m": problem.m, "cost": cost,
+                           "status": res.status, "message": res.message,
+                           "no_saving_possible": res.no_saving_possible}
+    if res.status == "infeasible":
+        check = res.verify(exact=problem.n_pairs <= 60)
+        out["infeasibility"] = {"farkas": res.farkas.tolist(),
+                                "margin": float(check["farkas_margin"]),
+                                "certified": bool(check["ok"]), "exact": check["exact"]}
+        return out
+    lb = projection_lower_bound(problem, cost)
+    ub = segment_upper_bound(problem, cost) if problem.theta_A is not None else None
+    z = res.zeta
+    out.update({"opt": res.cost, "flips": res.flips,
+                "baseline_flips": problem.m * float(np.abs(problem.shift).sum())
+                if problem.theta_A is not None else None,
+                "zeta": {"nonzero": int(np.sum(np.abs(z) > 1e-9)),
+                         "fractional": int(fractional_coordinates(res).size)
+                         if cost == "l1" else None,
+                         "l1": float(np.abs(z).sum()), "min": float(z.min()),
+                         "max": float(z.max()), "values": np.round(z, 12).tolist()},
+                "lower_bound": lb.value, "upper_bound": None if ub is None else ub.value,
+                "upper_bound_best_on_segment": None if ub is None else ub.best,
+                "duals": {k: np.asarray(v).tolist() for k, v in res.duals.items()}})
+    exact = cost == "l1" and problem.n_pairs <= 60
+    check = res.verify(exact=exact)
+    gap = check.get("exact_gap", check.get("gap"))
+    out["certificate"] = {"ok": bool(check["ok"]), "exact": bool(check["exact"]),
+                          "primal_residual": check["primal_residual"],
+                          "gap": None if gap is None else float(gap)}
+    return out
+
+
 def _solve_theorem_instance(path: Path) -> dict[str, Any]:
     from theory import get, load_counterexample
 
@@ -221,6 +260,7 @@ def _solve_theorem_instance(path: Path) -> dict[str, Any]:
 def cmd_solve(args: argparse.Namespace) -> int:
     from solvers import ModelError, TabularMDP, loads_instance
     from solvers.instances import CCMDPProblem, CMDPProblem
+    from solvers.poisoning import PoisoningInstance
 
     path = Path(args.file)
     try:
@@ -237,6 +277,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
                 out = _solve_cmdp(obj)
             elif isinstance(obj, CCMDPProblem):
                 out = _solve_ccmdp(obj)
+            elif isinstance(obj, PoisoningInstance):
+                out = _solve_poisoning(obj, head.get("cost", "l1"))
             else:
                 _err(f"{path}: instance type {kind!r} is not solvable yet")
                 return 2
@@ -262,6 +304,9 @@ def _print_solution(out: dict[str, Any]) -> None:
         return
     if out["type"] == "ccmdp":
         _print_ccmdp(out)
+        return
+    if out["type"] == "poisoning":
+        _print_poisoning(out)
         return
     if out["type"] == "theorem_instance":
         ev = out["evidence"]
@@ -330,6 +375,38 @@ def _print_ccmdp(out: dict[str, Any]) -> None:
     c = out["certificate"]
     print(f"certificate: {'ok' if c['ok'] else 'FAILED'} "
           f"({'exact rational' if c['exact'] else 'float'}): {c['message']}")
+
+
+def _print_poisoning(out: dict[str, Any]) -> None:
+    print(f"poisoning (P1): feat_dim = {out['feat_dim']}, n_pairs = {out['n_pairs']}, "
+          f"m = {out['m']}, cost {out['cost']}")
+    print(f"status: {out['status']} ({out['message']})")
+    if "infeasibility" in out:
+        c = out["infeasibility"]
+        print(f"infeasible: no proportion vector in [0, 1]^N reaches the target. Farkas vector "
+              f"{c['farkas']}, separation margin {c['margin']:.6g} "
+              f"({'certified' if c['certified'] else 'NOT certified'}"
+              f"{', exact' if c['exact'] else ''})")
+        return
+    if out["status"] != "optimal":
+        return
+    z = out["zeta"]
+    print(f"OPT = {out['opt']!r}  (|zeta|, proportion units); flips = m |zeta|_1 = "
+          f"{out['flips']!r}" + (f" vs the attack's {out['baseline_flips']!r}"
+                                 if out["baseline_flips"] is not None else ""))
+    print(f"zeta: {z['nonzero']} nonzero"
+          + (f", {z['fractional']} fractional" if z["fractional"] is not None else "")
+          + f", range [{z['min']:.6g}, {z['max']:.6g}]")
+    ub = "n/a" if out["upper_bound"] is None else f"{out['upper_bound']!r}"
+    print(f"bounds: LB (Thm 2) = {out['lower_bound']!r} <= OPT <= UB (Thm 3) = {ub}")
+    if out["no_saving_possible"]:
+        print("rank(Phi) = n_pairs: the projector is the identity, no saving is possible")
+    print(f"duals: {out['duals']}")
+    c = out["certificate"]
+    print(f"certificate: {'ok' if c['ok'] else 'FAILED'} "
+          f"({'exact rational' if c['exact'] else 'float'}), primal residual "
+          f"{c['primal_residual']:.3g}" + (f", gap {c['gap']:.3g}" if c["gap"] is not None
+                                            else ""))
 
 
 # -- reproduce ----------------------------------------------------------------------

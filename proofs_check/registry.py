@@ -22,6 +22,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "proofs_check.dpo_identities",
     "proofs_check.rdpo_identities",
     "proofs_check.boltzmann",
+    "proofs_check.poisoning_identities",
 )
 
 

@@ -60,6 +60,7 @@ from .planning import (
     value_iteration,
 )
 from .planning_certificate import Certificate
+from .poisoning import PoisoningInstance, PoisoningResult, min_cost_poisoning
 from .policies import as_policy, deterministic_policy, greedy_policy, uniform_policy
 from .random_models import as_generator, random_mdp
 from .relative_budget import (
@@ -111,6 +112,8 @@ __all__ = [
     "MixtureLPResult",
     "ModelError",
     "PlanningResult",
+    "PoisoningInstance",
+    "PoisoningResult",
     "PolicyValues",
     "SacpoEstimate",
     "SampleSize",
@@ -157,6 +160,7 @@ __all__ = [
     "loads_instance",
     "lognormal_population",
     "majorant_value",
+    "min_cost_poisoning",
     "occupancy",
     "one_state_mixture_probability",
     "pass_probability",

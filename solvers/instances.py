@@ -274,6 +274,47 @@ def _decode_ccmdp(d: dict) -> CCMDPProblem:
 register_instance_type("ccmdp", CCMDPProblem, _encode_ccmdp, _decode_ccmdp)
 
 
+# -- the "poisoning" type --------------------------------------------------------------
+def _encode_poisoning(p: Any) -> dict:
+    out: dict[str, Any] = {"Phi": p.Phi.tolist(), "theta_O": p.theta_O.tolist(), "m": p.m}
+    if p.r_A is not None:
+        out["r_A"] = p.r_A.tolist()
+    elif p.target_moment is not None:
+        out["target_moment"] = p.target_moment.tolist()
+    else:
+        out["theta_A"] = p.theta_A.tolist()
+    return out
+
+
+def _decode_poisoning(d: dict) -> Any:
+    """Poisoning notes §5: Phi (feat_dim x n_pairs), theta_O, one of theta_A / r_A /
+    target_moment, m; "cost" (l1 | l2 | linf) is read by the solver; "counts" must be null
+    (equal counts m per pair)."""
+    from .poisoning import PoisoningInstance
+
+    if d.get("counts") is not None:
+        raise ModelError("poisoning.counts must be null (m annotations for every pair)",
+                         field="counts")
+    if d.get("cost", "l1") not in ("l1", "l2", "linf"):
+        raise ModelError(f"poisoning.cost = {d.get('cost')!r}, expected 'l1', 'l2' or 'linf'",
+                         field="cost")
+    m = d.get("m", 1)
+    if isinstance(m, bool) or not isinstance(m, int):
+        raise ModelError(f"poisoning.m = {m!r}, expected an integer >= 1", field="m")
+    return PoisoningInstance(_field(d, "Phi", "poisoning"), _field(d, "theta_O", "poisoning"),
+                             theta_A=d.get("theta_A"), r_A=d.get("r_A"),
+                             target_moment=d.get("target_moment"), m=m)
+
+
+def _register_poisoning() -> None:
+    from .poisoning import PoisoningInstance
+
+    register_instance_type("poisoning", PoisoningInstance, _encode_poisoning, _decode_poisoning)
+
+
+_register_poisoning()
+
+
 # -- files -------------------------------------------------------------------------
 def _reject_constant(token: str) -> float:
     raise ModelError(f"instance file contains {token}, expected finite numbers only",

@@ -30,6 +30,7 @@ THEOREM_MODULES: tuple[str, ...] = (
     "theory.bilevel",
     "theory.bilevel_trajectory",
     "theory.bilevel_penalty",
+    "theory.poisoning",
 )
 
 

@@ -241,3 +241,52 @@ def test_solve_ccmdp_reports_infeasibility_plainly(capsys, tmp_path):
     assert "status: infeasible" in text
     assert "infeasible: even the safest policy has constraint value 0.270983" in text
     assert "(certified" in text
+
+
+# -- solve: poisoning (poisoning notes §5) -------------------------------------------------------
+def _write_poisoning(tmp_path, **kw):
+    d = {"type": "poisoning", "Phi": [[1, 2, -1, 0.5, 1], [0, 1, 1, -1, 2]],
+         "theta_O": [1, 1, 1, 1, 1], "theta_A": [0, 1, 0, 1, 1], "m": 5, "cost": "l1",
+         "counts": None}
+    d.update(kw)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(d))
+    return path
+
+
+def test_solve_poisoning_prints_opt_flips_bounds_and_an_exact_certificate(capsys, tmp_path):
+    path = _write_poisoning(tmp_path)
+    assert main(["solve", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "optimal" and out["certificate"]["ok"] and out["certificate"]["exact"]
+    # by hand: b = Phi shift = (0, -1); zeta = -1/3 on pairs 2 and 4 gives Phi zeta = b at
+    # cost 2/3, and lam = (1/3, -2/3) has |Phi^T lam|_inf = 1 with b^T lam = 2/3 (a dual
+    # certificate), so OPT = 2/3
+    assert out["opt"] == pytest.approx(2 / 3, abs=1e-12)
+    assert np.abs(np.array([[1, 2, -1, 0.5, 1], [0, 1, 1, -1, 2]]).T
+                  @ np.array(out["duals"]["lam"])).max() == pytest.approx(1.0)
+    assert out["lower_bound"] <= out["opt"] + 1e-9 <= out["upper_bound"] + 2e-9
+    assert out["flips"] == pytest.approx(5 * out["opt"]) and out["baseline_flips"] == 10.0
+    assert main(["solve", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "OPT =" in text and "LB (Thm 2)" in text and "certificate: ok (exact rational)" in text
+
+
+def test_solve_poisoning_unreachable_target_prints_a_farkas_certificate(capsys, tmp_path):
+    path = _write_poisoning(tmp_path, theta_A=None, target_moment=[100, 0])
+    assert main(["solve", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "infeasible" in text and "Farkas" in text and "(certified, exact)" in text
+
+
+def test_solve_poisoning_with_more_features_than_pairs_says_no_saving(capsys, tmp_path):
+    path = _write_poisoning(tmp_path, Phi=[[1, 0], [0, 1], [1, 1]], theta_O=[1, 1],
+                            theta_A=[0, 0.5])
+    assert main(["solve", str(path)]) == 0
+    assert "no saving is possible" in capsys.readouterr().out
+
+
+def test_solve_poisoning_bad_file_exits_2(capsys, tmp_path):
+    path = _write_poisoning(tmp_path, theta_O=[1, 1, 2, 1, 1])
+    assert main(["solve", str(path)]) == 2
+    assert "theta_O" in capsys.readouterr().err

@@ -122,3 +122,41 @@ def test_malformed_ccmdp_files_name_the_field(mutate, field):
     with pytest.raises(ModelError) as info:
         loads_instance(json.dumps(data))
     assert info.value.field == field
+
+
+# -- the "poisoning" type (poisoning notes §5) ---------------------------------------------------
+def _poisoning_file(**kw):
+    d = {"type": "poisoning", "Phi": [[1.0, 2.0, -1.0], [0.0, 1.0, 1.0]],
+         "theta_O": [1.0, 1.0, 0.0], "theta_A": [0.0, 1.0, 1.0], "m": 5, "cost": "l1",
+         "counts": None}
+    d.update(kw)
+    return json.dumps(d)
+
+
+@pytest.mark.parametrize("target", ["theta_A", "r_A", "target_moment"])
+def test_poisoning_round_trip_keeps_the_target_kind_bit_exact(target):
+    from solvers.poisoning import PoisoningInstance
+
+    vals = {"theta_A": [0.0, 1.0, 0.25], "r_A": [0.3, -1.1], "target_moment": [0.5, -0.25]}
+    d = json.loads(_poisoning_file())
+    del d["theta_A"]
+    d[target] = vals[target]
+    p = loads_instance(json.dumps(d))
+    assert isinstance(p, PoisoningInstance) and p.m == 5
+    assert getattr(p, target).tolist() == vals[target]
+    text = dumps_instance(p)
+    assert dumps_instance(loads_instance(text)) == text and target in json.loads(text)
+
+
+@pytest.mark.parametrize("mutate, field", [
+    ({"theta_O": [1.0, 1.5, 0.0]}, "theta_O"),
+    ({"counts": [1, 2, 3]}, "counts"),
+    ({"cost": "l3"}, "cost"),
+    ({"m": 2.5}, "m"),
+    ({"Phi": [[1.0, 2.0], [0.0, 1.0]]}, "theta_O"),
+    ({"r_A": [1.0, 1.0]}, "theta_A"),
+])
+def test_malformed_poisoning_files_name_the_field(mutate, field):
+    with pytest.raises(ModelError) as err:
+        loads_instance(_poisoning_file(**mutate))
+    assert err.value.field == field
