@@ -41,6 +41,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from .errors import ModelError
+from .poisoning_exact import exact_certificate, exact_target
 from .tolerances import LP_FEASIBILITY_TOL
 
 __all__ = ["POISONING_EXACT_MAX_PAIRS", "PoisoningInstance", "PoisoningResult",
@@ -244,7 +245,7 @@ class PoisoningResult:
         With ``exact=True`` (l1, n_pairs <= POISONING_EXACT_MAX_PAIRS) the vertex is rebuilt
         from its active set and the dual from complementary slackness in ``Fraction``
         arithmetic; ``ok`` then means exact feasibility and an exact gap of 0 (see
-        :func:`_exact_certificate`).
+        :func:`solvers.poisoning_exact.exact_certificate`).
         For an infeasible result the Farkas inequality is re-checked.
         """
         inst = self.instance
@@ -264,7 +265,7 @@ class PoisoningResult:
                 sq = [sum((Fraction(float(inst.Phi[k, i])) * yq[k]
                            for k in range(inst.feat_dim)), Fraction(0))
                       for i in range(inst.n_pairs)]
-                bq = _exact_target(inst)
+                bq = exact_target(inst)
                 reachq = sum((max(s_, 0) * (1 - Fraction(float(inst.theta_O[i])))
                               + max(-s_, 0) * Fraction(float(inst.theta_O[i]))
                               for i, s_ in enumerate(sq)), Fraction(0))
@@ -293,7 +294,7 @@ class PoisoningResult:
             if inst.n_pairs > POISONING_EXACT_MAX_PAIRS:
                 raise ValueError(f"exact verification supports n_pairs <= "
                                  f"{POISONING_EXACT_MAX_PAIRS}, got {inst.n_pairs}")
-            out.update(_exact_certificate(inst, zeta, lam))
+            out.update(exact_certificate(inst, zeta, lam))
             out["exact"] = True
         return out
 
@@ -455,103 +456,3 @@ def _infeasible(instance: PoisoningInstance, norm: str, message: str, no_saving:
     return PoisoningResult(instance, "infeasible", norm, float("nan"), None, None,
                            float("nan"), {}, farkas=y, no_saving_possible=no_saving,
                            message=message)
-
-
-# -- exact (rational) certificate ----------------------------------------------------------
-#: Distance below which a float coordinate is classified as sitting on a face / being tight.
-_CLASSIFY_TOL = 1e-7
-
-
-def _rational_solve(rows: list[list[Fraction]], rhs: list[Fraction], default: list[Fraction]
-                    ) -> list[Fraction] | None:
-    """Gauss-Jordan in Fractions; free unknowns take ``default``; None when inconsistent."""
-    n = len(default)
-    M = [[*r, c] for r, c in zip(rows, rhs, strict=True)]
-    piv_cols: list[int] = []
-    r = 0
-    for col in range(n):
-        p = next((i for i in range(r, len(M)) if M[i][col] != 0), None)
-        if p is None:
-            continue
-        M[r], M[p] = M[p], M[r]
-        inv = 1 / M[r][col]
-        M[r] = [v * inv for v in M[r]]
-        for i in range(len(M)):
-            if i != r and M[i][col] != 0:
-                f = M[i][col]
-                M[i] = [a - f * b for a, b in zip(M[i], M[r], strict=True)]
-        piv_cols.append(col)
-        r += 1
-    if any(all(v == 0 for v in row[:n]) and row[n] != 0 for row in M[r:]):
-        return None
-    x = list(default)
-    free = [c for c in range(n) if c not in piv_cols]
-    for i, col in enumerate(piv_cols):
-        x[col] = M[i][n] - sum((M[i][c] * default[c] for c in free), Fraction(0))
-    return x
-
-
-def _exact_target(inst: PoisoningInstance) -> list[Fraction]:
-    r""":math:`b=\Phi(\theta_A-\theta_O)` (or the target_moment) in exact rationals."""
-    F = Fraction
-    if inst.theta_A is None:
-        return [F(float(v)) for v in inst.target_moment]
-    d = [F(float(a)) - F(float(o)) for a, o in zip(inst.theta_A, inst.theta_O, strict=True)]
-    return [sum((F(float(p)) * di for p, di in zip(row, d, strict=True)), F(0))
-            for row in inst.Phi]
-
-
-def _exact_certificate(inst: PoisoningInstance, zeta: np.ndarray, lam: np.ndarray
-                       ) -> dict[str, Any]:
-    r"""Rebuild the l1 vertex and its dual in ``Fraction`` arithmetic and check them exactly.
-
-    The data are the exact rationals of the stored float64 values. Coordinates within
-    ``_CLASSIFY_TOL`` of a face (:math:`-\theta_{O,i}`, 0, :math:`1-\theta_{O,i}`) are fixed
-    there; the free ones solve :math:`\Phi_F\zeta_F=b-\Phi_{\bar F}\zeta_{\bar F}` exactly. The
-    dual solves complementary slackness :math:`\phi_i^\top\lambda=\mathrm{sign}(\zeta_i)` on the
-    free and tight coordinates (remaining freedom from the float :math:`\lambda`); the exact
-    lower bound is :math:`g(\lambda)`. ``ok`` = exactly feasible, exact gap = 0, and the
-    rebuilt vertex within ``_CLASSIFY_TOL`` of the reported :math:`\zeta` (``deviation``).
-    """
-    F = Fraction
-    Phi = [[F(float(v)) for v in row] for row in inst.Phi]
-    fd, n = inst.feat_dim, inst.n_pairs
-    thO = [F(float(v)) for v in inst.theta_O]
-    b = _exact_target(inst)
-    zq: list[Fraction | None] = [None] * n
-    free = []
-    for i in range(n):
-        for face in (-thO[i], F(0), 1 - thO[i]):
-            if abs(zeta[i] - float(face)) < _CLASSIFY_TOL:
-                zq[i] = face
-                break
-        else:
-            free.append(i)
-    rhs = [b[k] - sum((Phi[k][i] * zq[i] for i in range(n) if zq[i] is not None), F(0))
-           for k in range(fd)]
-    xf = _rational_solve([[Phi[k][i] for i in free] for k in range(fd)], rhs,
-                         [F(float(zeta[i])) for i in free])
-    if xf is None:
-        return {"exact_feasible": False, "exact_gap": None, "ok": False,
-                "reason": "active set of the float vertex gives an inconsistent system"}
-    for i, v in zip(free, xf, strict=True):
-        zq[i] = v
-    feasible = all(-thO[i] <= zq[i] <= 1 - thO[i] for i in range(n))
-    cost = sum((abs(v) for v in zq), F(0))
-    s = inst.Phi.T @ lam
-    tight = [i for i in range(n) if i in free or abs(abs(s[i]) - 1) < _CLASSIFY_TOL]
-    signs = [F(int(np.sign(zeta[i]))) if i in free else F(int(np.sign(s[i]))) for i in tight]
-    lq = _rational_solve([[Phi[k][i] for k in range(fd)] for i in tight], signs,
-                         [F(float(v)) for v in lam])
-    if lq is None:
-        lq = [F(float(v)) for v in lam]
-    sq = [sum((Phi[k][i] * lq[k] for k in range(fd)), F(0)) for i in range(n)]
-    g = (sum((b[k] * lq[k] for k in range(fd)), F(0))
-         - sum(((1 - thO[i]) * max(sq[i] - 1, F(0)) + thO[i] * max(-sq[i] - 1, F(0))
-                for i in range(n)), F(0)))
-    # the rebuilt vertex must be the reported one (up to HiGHS's rounding), not a repair of it
-    deviation = max(abs(float(zq[i]) - float(zeta[i])) for i in range(n))
-    return {"exact_feasible": feasible, "exact_cost": cost, "exact_lower_bound": g,
-            "exact_gap": cost - g, "deviation": deviation,
-            "ok": bool(feasible and cost == g and deviation <= _CLASSIFY_TOL),
-            "exact_zeta": zq, "exact_lam": lq}
