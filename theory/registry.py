@@ -21,6 +21,7 @@ THEOREM_MODULES: tuple[str, ...] = (
     "theory.flip_hoeffding",
     "theory.relative_budget",
     "theory.rlvr_estimators",
+    "theory.riskpo",
     "theory.sacpo",
     "theory.prefine",
     "theory.safemil",

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 
+import theory.riskpo as rp
 import theory.rlvr_estimators as rl
 from theory.falsify import load_counterexample
 from theory.registry import get
@@ -70,7 +71,7 @@ def test_a_wrong_variance_closed_form_is_caught_by_quadrature(monkeypatch):
 
 def test_discrete_scores_break_the_conditional_rvar_identity_but_continuous_ones_do_not():
     inst = {"family": "gamma", "params": [2.0], "alpha": 0.2, "beta": 0.9}
-    ev = rl._check_rvar_identity(inst)
+    ev = rp._check_rvar_identity(inst)
     assert ev.holds and ev.tol < 1e-6
     # a wrong identity (no alpha, beta weights) is caught
     lhs = ev.lhs
@@ -81,4 +82,4 @@ def test_discrete_scores_break_the_conditional_rvar_identity_but_continuous_ones
 def test_enumeration_helpers_are_exact_on_small_cases():
     prob, mean = rl.enumerate_group(0.5, 2)
     assert prob == 0.5 and mean == 0.5
-    assert rl.enumerated_mean(np.array([0.25, 0.5])) == 0.75
+    assert rp.enumerated_mean(np.array([0.25, 0.5])) == 0.75
