@@ -74,10 +74,17 @@ class Evidence:
 
     @property
     def margin(self) -> float:
-        """Slack normalised by max(1, |lhs|, |rhs|); NaN sides give -inf."""
+        """Slack normalised by max(1, |lhs|, |rhs|); NaN sides give -inf.
+
+        An infinite slack (one side infinite, the other finite) gives the limit of
+        the normalised slack, +1 or -1, so the margin is never NaN; two infinite
+        sides give NaN slack for ``inf <= inf`` and hence -inf (not holding).
+        """
         s = self.slack
         if math.isnan(s):
             return -math.inf
+        if math.isinf(s):
+            return math.copysign(1.0, s)
         return s / max(1.0, abs(self.lhs), abs(self.rhs))
 
     @property

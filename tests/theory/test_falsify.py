@@ -78,6 +78,11 @@ def test_evidence_slack_margin_and_relation():
     eq = Evidence(10.0, 10.0 + 1e-12, "==", tol=1e-9)
     assert eq.holds and eq.margin == pytest.approx(-1e-13)
     assert not Evidence(math.nan, 1.0, "<=").holds
+    # An infinite side: the margin is the limit +-1 of the normalised slack, never NaN.
+    assert Evidence(1.0, math.inf, "<=").margin == 1.0 and Evidence(1.0, math.inf, "<=").holds
+    assert Evidence(math.inf, 1.0, "<=").margin == -1.0
+    assert not Evidence(math.inf, 1.0, "<=").holds
+    assert Evidence(-math.inf, 0.0, "==").margin == -1.0
     with pytest.raises(ValueError, match="relation"):
         Evidence(1.0, 2.0, "<")
 
