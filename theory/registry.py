@@ -23,6 +23,7 @@ THEOREM_MODULES: tuple[str, ...] = (
     "theory.rlvr_estimators",
     "theory.riskpo",
     "theory.sacpo",
+    "theory.sacpo_bounds",
     "theory.prefine",
     "theory.safemil",
     "theory.osil",

@@ -12,7 +12,7 @@ from hypothesis import given
 from solvers.errors import ModelError
 from solvers.kl_bandit import KLBandit
 from solvers.sacpo_bounds import SacpoEstimate, sacpo_bounds, uncertainty_gamma
-from theory.sacpo import bounds_of, estimate_instances, thm3_counterexample
+from theory.sacpo_bounds import bounds_of, estimate_instances, thm3_counterexample
 
 
 def test_counterexample_numbers_of_the_notes_by_plain_arithmetic():

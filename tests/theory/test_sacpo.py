@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 
 import theory.sacpo as T
+import theory.sacpo_bounds as TB
 from theory.core import COUNTEREXAMPLE_DIR
 from theory.falsify import check, load_counterexample
 from theory.registry import _REGISTRY
@@ -35,7 +36,7 @@ def test_holding_theorems_survive_a_short_seeded_search(theorem_id):
 def test_stored_thm3_counterexample_is_the_notes_instance_and_violates_the_printed_bound():
     tid, inst = load_counterexample(COUNTEREXAMPLE_DIR / "sacpo.thm3_safety.json")
     assert tid == "sacpo.thm3_safety"
-    fresh = T.thm3_counterexample()
+    fresh = TB.thm3_counterexample()
     for k, v in fresh.items():
         np.testing.assert_array_equal(inst[k], v)
     ev = _REGISTRY["sacpo.thm3_safety"].evaluate(inst)
@@ -47,10 +48,10 @@ def test_stored_thm3_counterexample_is_the_notes_instance_and_violates_the_print
     assert res.status == "violated" and res.as_expected
 
 
-@given(T.estimate_instances())
+@given(TB.estimate_instances())
 def test_estimate_instances_stay_inside_the_uncertainty_bands_and_reach_tiny_and_large_widths(
         inst):
-    T.bounds_of(inst)  # raises ModelError if an estimate left its band
+    TB.bounds_of(inst)  # raises ModelError if an estimate left its band
     assert inst["U_r"].min() >= 1e-6 * (1 - 1e-12) and inst["U_r"].max() <= 10 * (1 + 1e-12)
 
 
@@ -59,13 +60,13 @@ def test_width_strategy_spans_the_coverage_mismatch_corner():
 
     # Reaching the corner is the property; shrinking the witness would only cost time.
     settings_ = settings(max_examples=500, database=None, phases=[Phase.generate])
-    find(T.estimate_instances(), lambda i: i["U_r"].max() / i["U_r"].min() > 1e5,
+    find(TB.estimate_instances(), lambda i: i["U_r"].max() / i["U_r"].min() > 1e5,
          settings=settings_)
-    find(T.estimate_instances(), lambda i: i["U_g"].min() < 1e-5, settings=settings_)
+    find(TB.estimate_instances(), lambda i: i["U_g"].min() < 1e-5, settings=settings_)
 
 
 def test_a_non_optimal_policy_breaks_the_gibbs_check():
-    inst = T.thm3_counterexample()
+    inst = TB.thm3_counterexample()
     inst = {k: inst[k] for k in ("mu0", "pi_ref", "r", "g", "beta", "b")}
     p = T.problem_of(inst)
     ev = T._check_gibbs({**inst, "other": np.array([[0.2, 0.8]])})
@@ -85,13 +86,13 @@ def test_a_wrong_multiplier_breaks_strong_duality(monkeypatch):
         return dataclasses.replace(res, lam=res.lam * 1.5)
 
     monkeypatch.setattr(T, "_solve", off)
-    inst = {k: v for k, v in T.thm3_counterexample().items()
+    inst = {k: v for k, v in TB.thm3_counterexample().items()
             if k in ("mu0", "pi_ref", "r", "g", "beta", "b")}
     assert not _REGISTRY["sacpo.strong_duality"].check(inst).holds
 
 
 def test_realignment_check_catches_a_wrong_operator(monkeypatch):
-    inst = {k: v for k, v in T.thm3_counterexample().items()
+    inst = {k: v for k, v in TB.thm3_counterexample().items()
             if k in ("mu0", "pi_ref", "r", "g", "beta", "b")}
     inst.update(gs=np.array([[[1.0, -1.0]]]), lams=np.array([0.7]))
     assert _REGISTRY["sacpo.thm1_realignment"].check(inst).holds
