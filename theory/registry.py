@@ -20,6 +20,7 @@ THEOREM_MODULES: tuple[str, ...] = (
     "theory.cmdp_mixtures",
     "theory.flip_hoeffding",
     "theory.relative_budget",
+    "theory.relative_budget_dynamics",
     "theory.rlvr_estimators",
     "theory.riskpo",
     "theory.sacpo",

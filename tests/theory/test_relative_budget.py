@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import theory.relative_budget as rb
+import theory.relative_budget_dynamics as rbd
 from solvers.time_to_solution import GammaTime
 from theory import check, get
 
@@ -29,8 +30,8 @@ def test_a_wrong_closed_form_is_caught(monkeypatch):
 
 
 def test_a_wrong_exponent_is_caught(monkeypatch):
-    monkeypatch.setattr(rb, "regime_exponent", lambda regime, k: -1.4 * k)
-    assert not rb._check_slopes({"shape": 2.0, "kappa": 0.25, "regime": "deficient"}).holds
+    monkeypatch.setattr(rbd, "regime_exponent", lambda regime, k: -1.4 * k)
+    assert not rbd._check_slopes({"shape": 2.0, "kappa": 0.25, "regime": "deficient"}).holds
 
 
 def test_a_biased_sampler_is_caught_by_monte_carlo(monkeypatch):
@@ -57,6 +58,6 @@ def test_a_slow_growth_rule_breaks_linear_growth(monkeypatch):
         import dataclasses
         return dataclasses.replace(tr, xi=tr.xi[0] + 0.9 * (tr.xi - tr.xi[0]))
 
-    monkeypatch.setattr(rb, "iterate_budget", slow)
-    assert not rb._check_growth({"shape": 2.0, "xi0": 1.0, "n_iter": 100,
+    monkeypatch.setattr(rbd, "iterate_budget", slow)
+    assert not rbd._check_growth({"shape": 2.0, "xi0": 1.0, "n_iter": 100,
                                  "mode": "idealised"}).holds
