@@ -28,11 +28,14 @@ from .flip_lp import (
     MixtureLPResult,
     best_pair_mixture,
     concave_majorant,
+    hull_pair,
     majorant_value,
     solve_mixture_lp,
+    upper_hull,
 )
 from .flipping import episode_mixture_values, per_step_flip, recalibrate_flip
 from .flipping_decomposition import (
+    DecompositionCheck,
     FlippingDecomposition,
     flipping_decomposition,
     one_state_mixture_probability,
@@ -100,6 +103,7 @@ __all__ = [
     "Certificate",
     "ConfigurableMDP",
     "ConvergenceError",
+    "DecompositionCheck",
     "EmpiricalTime",
     "FixedKernel",
     "FlippingDecomposition",
@@ -149,6 +153,7 @@ __all__ = [
     "gridworld",
     "h_unsafe",
     "hoeffding_pass_bound",
+    "hull_pair",
     "hyper_objective",
     "identity_residual",
     "incentive_table",
@@ -191,6 +196,7 @@ __all__ = [
     "solve_mixture_lp",
     "sweep_budgets",
     "uniform_policy",
+    "upper_hull",
     "value_iteration",
     "violation_probability",
     "violation_probability_enumeration",

@@ -32,6 +32,7 @@ from .ccmdp import augment_with_flag, validate_delta, validate_unsafe, violation
 from .cmdp import _lp_matrices
 from .enumeration import deterministic_policy_values
 from .evaluation import evaluate
+from .flip_lp import concave_majorant, majorant_value
 from .mdp import TabularMDP
 from .policies import deterministic_policy
 from .tolerances import LP_FEASIBILITY_TOL
@@ -133,26 +134,16 @@ def least_concave_majorant(x: np.ndarray, y: np.ndarray, at: float,
     It is the upper concave hull of the points :math:`(x_i,y_i)`, extended by the constant
     :math:`\max_iy_i` to the right of its maximiser, i.e.
     :math:`\max\{\sum_iw_iy_i:\sum_iw_ix_i\le\delta,\ w\in\Delta\}`; ``-inf`` below
-    :math:`\min_ix_i-` ``tol``. Computed by Andrew's monotone-chain hull (no LP).
+    :math:`\min_ix_i-` ``tol`` and :math:`g(\min_ix_i)` within ``tol`` below it. A thin
+    wrapper of :func:`solvers.flip_lp.concave_majorant` / :func:`~solvers.flip_lp.
+    majorant_value` (Andrew's monotone chain, no LP).
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
     at = float(at)
     if x.size == 0 or at < x.min() - tol:
         return -np.inf
-    fr = _pareto(x, y)  # increasing x and y: only these can be on the nondecreasing hull
-    hx, hy = [], []
-    for px, py in zip(fr.violation, fr.value, strict=True):
-        while len(hx) >= 2 and (hy[-1] - hy[-2]) * (px - hx[-2]) <= (py - hy[-2]) * (hx[-1]
-                                                                                     - hx[-2]):
-            hx.pop()
-            hy.pop()
-        hx.append(px)
-        hy.append(py)
-    if at >= hx[-1]:
-        return hy[-1]
-    if at <= hx[0]:
-        return hy[0]
-    return float(np.interp(at, hx, hy))
+    maj = concave_majorant(x, y)
+    return majorant_value(maj, max(at, float(maj.costs[0])))[0]
 
 
 def j_det_milp(mdp: TabularMDP, unsafe: object, delta: object) -> DeterministicSolution:

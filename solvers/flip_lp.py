@@ -17,8 +17,9 @@ Two independent ways to compute :math:`M(b)` are provided:
 
 - :func:`solve_mixture_lp`: the LP by HiGHS dual simplex (a vertex), with a
   re-checkable primal-dual certificate :meth:`MixtureLPResult.verify`;
-- :func:`concave_majorant` / :func:`majorant_value`: the upper hull of the
-  points by Andrew's monotone chain, no LP involved;
+- :func:`upper_hull` (Andrew's monotone chain, the package's one hull routine),
+  :func:`concave_majorant` / :func:`majorant_value` and :func:`hull_pair`: the upper
+  hull of the points, no LP involved;
 - :func:`best_pair_mixture`: brute force over all pairs (and singletons),
   :math:`O(n^2)`, no LP and no hull.
 
@@ -43,8 +44,10 @@ __all__ = [
     "MixtureLPResult",
     "best_pair_mixture",
     "concave_majorant",
+    "hull_pair",
     "majorant_value",
     "solve_mixture_lp",
+    "upper_hull",
 ]
 
 
@@ -211,32 +214,91 @@ class Majorant:
             return float(np.max(np.diff(self.values) / np.diff(self.costs)))
 
 
-def concave_majorant(costs: object, values: object) -> Majorant:
-    r"""Upper hull of the points (Andrew's monotone chain), no LP.
+def upper_hull(costs: object, values: object) -> np.ndarray:
+    r"""Vertices of the upper concave hull of the points :math:`(C_i,V_i)`, by increasing cost.
 
-    The points are sorted by cost (ties: larger value first); the Pareto front
-    (each point strictly better than every cheaper one) is kept; its upper convex
-    hull is the majorant on :math:`[\min C, C_{last}]`, constant afterwards.
+    Andrew's monotone chain, :math:`O(n\log n)`: sort by cost (ties: larger value first),
+    keep the best point of each cost, and pop the last vertex while it lies on or below
+    the chord from the one before it to the new point (cross product :math:`\ge0`). The
+    piecewise-linear interpolation of the vertices is the least concave majorant of the
+    points on :math:`[\min C,\max C]` (not monotone: it decreases right of the best
+    point). This is the one hull routine of the package; :func:`concave_majorant`,
+    :func:`hull_pair`, :func:`solvers.flipping.envelope_pair` and
+    :func:`solvers.ccmdp_frontier.least_concave_majorant` call it.
+
+    Returns
+    -------
+    ndarray (m,) of int
+        Indices into the points; costs strictly increase along them.
     """
     C, V = _points(costs, values)
-    order = np.lexsort((-V, C))
-    front: list[int] = []
-    for i in order:
-        if not front or V[i] > V[front[-1]]:
-            if front and C[i] == C[front[-1]]:
-                continue  # same cost, lower value than the kept one (sorted by -V)
-            front.append(int(i))
+    order = np.lexsort((-V, C))  # by cost, then value descending
+    keep = [int(k) for n, k in enumerate(order) if n == 0 or C[k] != C[order[n - 1]]]
     hull: list[int] = []
-    for i in front:
+    for k in keep:
         while len(hull) >= 2:
             o, a = hull[-2], hull[-1]
-            cross = (C[a] - C[o]) * (V[i] - V[o]) - (V[a] - V[o]) * (C[i] - C[o])
-            if cross >= 0:  # a is on or below the chord o -> i: not an upper-hull vertex
+            cross = (C[a] - C[o]) * (V[k] - V[o]) - (V[a] - V[o]) * (C[k] - C[o])
+            if cross >= 0:  # a is on or below the chord o -> k: not a hull vertex
                 hull.pop()
             else:
                 break
-        hull.append(i)
-    idx = np.array(hull, dtype=int)
+        hull.append(k)
+    return np.array(hull, dtype=np.int64)
+
+
+def hull_pair(costs: object, values: object, budget: object,
+              hull: np.ndarray | None = None) -> tuple[int, int, float, float]:
+    r"""The upper hull at cost exactly b and the two adjacent vertices that straddle b.
+
+    With hull vertices :math:`h_0,\dots,h_{m-1}` (:func:`upper_hull`) and
+    :math:`C_{h_{k-1}}<b<C_{h_k}`: :math:`\nu=(C_{h_k}-b)/(C_{h_k}-C_{h_{k-1}})` and
+    value :math:`\nu V_{h_{k-1}}+(1-\nu)V_{h_k}`; a vertex at cost b is returned twice
+    with :math:`\nu=1`. The mixture of the pair at weight :math:`\nu` costs exactly b.
+
+    Parameters
+    ----------
+    costs, values : array_like (n,)
+    budget : float in :math:`[\min C,\max C]`
+    hull : ndarray of int, optional
+        :func:`upper_hull` of the same points, to reuse across budgets.
+
+    Returns
+    -------
+    (i, j, nu, value) : low-cost index, high-cost index, weight of i, hull value at b.
+
+    Raises
+    ------
+    ModelError
+        ``field="budget"`` when b is outside the cost range.
+    """
+    C, V = _points(costs, values)
+    b = _budget(budget)
+    h = upper_hull(C, V) if hull is None else np.asarray(hull, dtype=np.int64)
+    hc = C[h]
+    if not hc[0] <= b <= hc[-1]:
+        raise ModelError(f"budget = {b!r} is outside the cost range [{hc[0]!r}, {hc[-1]!r}]",
+                         field="budget")
+    pos = int(np.searchsorted(hc, b, side="left"))
+    if hc[pos] == b:
+        k = int(h[pos])
+        return k, k, 1.0, float(V[k])
+    i, j = int(h[pos - 1]), int(h[pos])
+    nu = float((C[j] - b) / (C[j] - C[i]))
+    return i, j, nu, float(nu * V[i] + (1.0 - nu) * V[j])
+
+
+def concave_majorant(costs: object, values: object) -> Majorant:
+    r"""Least concave non-decreasing majorant of :math:`J(b)=\max\{V_i:C_i\le b\}`, no LP.
+
+    The :func:`upper_hull` of the points up to its first vertex of largest value: left
+    of that vertex the hull increases (concave, and its slope changes sign there), so it
+    equals :math:`\max\{\sum_iw_iV_i:\sum_iw_iC_i\le b\}`; right of it the majorant is
+    the constant :math:`V_{max}`.
+    """
+    C, V = _points(costs, values)
+    hull = upper_hull(C, V)
+    idx = hull[: int(np.argmax(V[hull])) + 1]  # argmax: the first (cheapest) maximiser
     return Majorant(idx, C[idx], V[idx])
 
 

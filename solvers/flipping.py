@@ -29,6 +29,7 @@ from scipy.optimize import brentq
 
 from .errors import ModelError
 from .evaluation import PolicyValues, evaluate
+from .flip_lp import hull_pair
 from .mdp import TabularMDP
 from .policies import as_policy
 from .tolerances import EPS, FLIP_RTOL, FLIP_XTOL
@@ -229,21 +230,29 @@ def recalibrate_flip(mdp: TabularMDP, pi1: object, pi2: object, b: object, k: in
 def envelope_pair(points: np.ndarray, b: float) -> tuple[int, int, float, float]:
     r"""The two deterministic policies whose episode mixture attains the upper envelope at cost b.
 
-    Among pairs (i, j) with :math:`C_i\le b\le C_j`, maximise the mixture value at
-    cost exactly b: :math:`\nu V_i+(1-\nu)V_j` with
-    :math:`\nu=(C_j-b)/(C_j-C_i)` (:math:`\nu=1` if :math:`C_i=C_j`). This is the
-    least concave majorant of the deterministic (cost, value) points at b (notes §2.3).
+    The upper concave hull of the (cost, value) points at cost exactly b, i.e. the best
+    mixture :math:`\nu V_i+(1-\nu)V_j` with :math:`\nu C_i+(1-\nu)C_j=b`, attained by
+    the two **adjacent** hull vertices :math:`C_i<b<C_j` with
+    :math:`\nu=(C_j-b)/(C_j-C_i)` (a vertex at cost b is returned twice, :math:`\nu=1`).
+    This is the least concave majorant of the deterministic points at b (notes §2.3).
+    A thin wrapper of :func:`solvers.flip_lp.hull_pair` (monotone chain, O(n log n)).
 
     Parameters
     ----------
     points : ndarray (n, 2)
         Rows :math:`(V_r, V_c)` as from :func:`solvers.enumeration.deterministic_policy_values`.
     b : float
+        In :math:`[\min_iC_i,\max_iC_i]`.
 
     Returns
     -------
     (i, j, nu, value) : the low-cost index i, the high-cost index j, the weight of i,
     and the envelope value at b.
+
+    Raises
+    ------
+    ModelError
+        ``field="points"`` for a shape other than (n, 2); ``field="b"`` outside the range.
     """
     pts = np.asarray(points, dtype=float)
     if pts.ndim != 2 or pts.shape[1] != 2:
@@ -253,12 +262,4 @@ def envelope_pair(points: np.ndarray, b: float) -> tuple[int, int, float, float]
     if not (C.min() <= b <= C.max()):
         raise ModelError(f"b = {b!r} is outside the deterministic cost range "
                          f"[{C.min()!r}, {C.max()!r}]", field="b")
-    best: tuple[int, int, float, float] | None = None
-    for i in np.flatnonzero(C <= b):
-        for j in np.flatnonzero(C >= b):
-            nu = 1.0 if C[j] == C[i] else float((C[j] - b) / (C[j] - C[i]))
-            val = float(nu * V[i] + (1.0 - nu) * V[j])
-            if best is None or val > best[3]:
-                best = (int(i), int(j), nu, val)
-    assert best is not None  # C.min() <= b <= C.max() gives at least one pair
-    return best
+    return hull_pair(C, V, b)

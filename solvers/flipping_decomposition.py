@@ -1,56 +1,130 @@
 r"""An optimal stationary CMDP policy as a per-episode mixture of deterministic policies.
 
-The occupancy polytope is the convex hull of the occupancies of deterministic
-policies (cmdp_ccmdp notes §2.3), so every stationary policy :math:`\pi` is a
-per-episode mixture ("draw :math:`\pi_i` with probability :math:`w_i` once, at
-:math:`t=0`, then follow it") of deterministic ones, with values linear in the
-weights:
+The occupancy polytope :math:`\mathcal D` is the convex hull of the occupancies of
+deterministic policies (cmdp_ccmdp notes §2.3), so every stationary policy :math:`\pi`
+(Markov policy, finite horizon) is a per-episode mixture ("draw :math:`\pi_i` with
+probability :math:`w_i` once, at :math:`t=0`, then follow it") of deterministic ones,
+with values linear in the weights:
 
 .. math::
     d^\pi=\sum_iw_i\,d^{\pi_i},\qquad (V_r,V_c)(\pi)=\sum_iw_i\,(V_r,V_c)(\pi_i).
 
-When :math:`\pi` randomises in one visited state :math:`s^\star` (as every vertex of
-a K = 1 CMDP and every ``method="flip"`` result does; notes §2.2), split it there
-(Feinberg & Rothblum, Math. Oper. Res. 37(1), 2012): let :math:`\pi_i` play action
-:math:`a_i` at :math:`s^\star` and agree with :math:`\pi` elsewhere, with
-:math:`q_i=\pi(a_i|s^\star)` and state occupancy :math:`d_i(s^\star)`. The mixture
-with
+**Peeling** (Feinberg & Rothblum, Math. Oper. Res. 37(1), 2012). Write :math:`d=d^\pi`.
+Call a slot (a state, or a pair :math:`(t,s)`) visited if it is reachable from
+:math:`\mu_0` through actions in the support of :math:`\pi`. Start from the
+deterministic :math:`\pi_0` that plays :math:`\arg\max_a\pi(a|s)` everywhere. Repeat:
 
-.. math::
-    w_i=\frac{q_i/d_i(s^\star)}{\sum_jq_j/d_j(s^\star)}
+1. :math:`\pi_k` plays an action of :math:`\operatorname{supp}\pi(\cdot|s)` at every
+   visited slot, so it visits only visited slots and
+   :math:`\operatorname{supp}d^{\pi_k}\subseteq\operatorname{supp}d`;
+2. take the largest :math:`\omega` with :math:`d-\omega d^{\pi_k}\ge0`, i.e.
+   :math:`\omega=\min\{d(s,a)/d^{\pi_k}(s,a): d^{\pi_k}(s,a)>0\}\in(0,1]`; then
+   :math:`d'=(d-\omega d^{\pi_k})/(1-\omega)` is an affine combination of points of the
+   flow polytope and non-negative, so :math:`d'\in\mathcal D` is the occupancy of its
+   extracted policy :math:`\pi'` (notes §2.1), and :math:`d=\omega d^{\pi_k}+(1-\omega)d'`;
+3. at least one pair :math:`(s,\pi_k(s))` leaves the support, so the number of
+   *extra actions* :math:`r=\sum_{s\text{ visited}}(|\operatorname{supp}\pi(\cdot|s)|-1)`
+   drops by at least one (if the removed pair's state is no longer visited, the path
+   that :math:`\pi_k` took to it leaves the support of :math:`\pi'` at a visited
+   randomised slot);
+4. :math:`\pi_{k+1}` is :math:`\pi_k` with the action changed (to :math:`\arg\max\pi'`)
+   exactly at the visited slots of :math:`\pi'` where :math:`\pi_k`'s action left the
+   support, usually one slot; continue with :math:`(\pi',d')` until :math:`\pi'` is
+   deterministic on its visited slots, which is the last component.
 
-has, at :math:`s^\star`, the conditional action law
-:math:`w_id_i(s^\star)/\sum_jw_jd_j(s^\star)=q_i`, and :math:`\pi`'s law elsewhere,
-so the stationary policy extracted from it is :math:`\pi`; an occupancy determines
-its extracted policy's occupancy (notes §2.1), hence :math:`\sum_iw_id^{\pi_i}=d^\pi`.
-Consecutive :math:`\pi_i` differ only at :math:`s^\star`; there are at most K + 1 of
-them at a vertex. The first visit to :math:`s^\star` does not depend on the action
-there, so the :math:`d_i(s^\star)` are all positive or all zero (then :math:`w=q`).
-Finite-horizon (Markov) policies are split the same way at one pair
-:math:`(t,s^\star)`.
+Hence :math:`d^\pi` is a mixture of at most :math:`r+1` deterministic policies, and
+consecutive ones differ in the slots whose action left the support: one slot unless
+two pairs left the support at the same step (a tie), which ``differing`` and
+``adjacent`` report. The bound :math:`r+1` is Carathéodory's in the minimal face of
+:math:`\mathcal D` containing :math:`d` (its dimension is at most :math:`r`: the
+:math:`V` visited flow equations are independent on the :math:`V+r` positive
+coordinates). A **vertex** of the CMDP LP has :math:`r\le K` (notes §2.2), so LP
+(``method="lp"``) and ``method="flip"`` results split into at most K + 1 policies; a
+non-vertex (interior) policy needs up to :math:`r+1>K+1` of them, and for almost
+every such policy no fewer (the components lie in that face, and the hulls of
+:math:`r` of its vertices are finitely many sets of dimension :math:`r-1`). Matching
+only the K + 1 values instead of the occupancy would allow mixtures whose occupancy
+differs from :math:`d^\pi`; the peeling preserves the whole occupancy, hence every value.
+The one-state case reduces to the split with weights
+:math:`w_i\propto\pi(a_i|s^\star)/d_i(s^\star)` (:func:`one_state_mixture_probability`).
 
-Scope: policies randomising in more than one visited state (possible at vertices
-when K >= 2) need the full Feinberg--Rothblum peeling, which is not implemented:
-they raise :class:`~solvers.errors.ModelError`.
-Values are :math:`E[\sum_t\gamma^tr_t]` (finite horizon :math:`E[\sum_{t<H}r_t]`), not
-scaled by :math:`1-\gamma`.
+Scope: any stationary (discounted) or Markov (finite-horizon) policy of an optimal
+:class:`~solvers.cmdp.CMDPResult`, K >= 1. Numerically every step re-evaluates
+:math:`d'` as the occupancy of :math:`\pi'` (staying in :math:`\mathcal D`) and the
+result carries the measured :math:`\|\sum_iw_id^{\pi_i}-d^\pi\|_1`;
+:meth:`FlippingDecomposition.verify` recomputes it independently, in rational
+arithmetic with ``exact=True`` for small models. Values are
+:math:`E[\sum_t\gamma^tr_t]` (finite horizon :math:`E[\sum_{t<H}r_t]`), not scaled by
+:math:`1-\gamma`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import ModelError
 from .evaluation import evaluate, occupancy
-from .tolerances import CMDP_VERIFY_RTOL
+from .exact import EXACT_MAX_STATES, fraction_array, solve_fractions
+from .policies import as_policy
+from .tolerances import CMDP_EXACT_MAX_SA, CMDP_VERIFY_RTOL
 
 if TYPE_CHECKING:
     from .cmdp import CMDPResult
+    from .mdp import TabularMDP
 
-__all__ = ["FlippingDecomposition", "flipping_decomposition", "one_state_mixture_probability"]
+__all__ = [
+    "DecompositionCheck",
+    "FlippingDecomposition",
+    "flipping_decomposition",
+    "one_state_mixture_probability",
+]
+
+#: A coordinate of :math:`d-\omega d^{\pi_k}` at most this fraction of :math:`d(s,a)` is
+#: set to 0 (the pair leaves the support). The two terms carry the rounding of one
+#: occupancy solve each, ~1e-14 relative on the models we decompose, so genuine ties
+#: (a pair and every state reachable only through it vanish together) leave ~1e-14;
+#: 1e-9 is 1e5 above that, and a genuinely positive coordinate below it moves at most
+#: 1e-9 of the occupancy mass, which the measured residual still reports.
+PEEL_ZERO_RTOL: float = 1e-9
+
+
+@dataclass(frozen=True)
+class DecompositionCheck:
+    r"""Independent re-check of a decomposition (:meth:`FlippingDecomposition.verify`).
+
+    Attributes
+    ----------
+    occupancy_residual : float
+        :math:`\|\sum_iw_id^{\pi_i}-d^\pi\|_1`, every occupancy recomputed from the model.
+    value_residual : float
+        :math:`\max_k|\sum_iw_iV_k(\pi_i)-V_k(\pi)|` over reward and costs (values
+        :math:`E[\sum_t\gamma^t\cdot]` from the recomputed occupancies).
+    weight_residual : float
+        :math:`\max(|\sum_iw_i-1|,\max_i(-w_i))`.
+    tolerance : float
+        Allowance for ``occupancy_residual`` and ``weight_residual``: ``CMDP_VERIFY_RTOL``,
+        so that the implied value error :math:`T\,\|r\|_\infty\|\Delta d\|_1` stays within
+        the allowance of :meth:`~solvers.cmdp.CMDPResult.verify` (1e-6 of the value scale).
+    exact : bool
+        True when computed in rational arithmetic (then the residuals are the exact
+        residuals of the float weights and policies as stored).
+    """
+
+    occupancy_residual: float
+    value_residual: float
+    weight_residual: float
+    tolerance: float
+    exact: bool
+
+    @property
+    def ok(self) -> bool:
+        """Occupancy and weights reproduced within ``tolerance``."""
+        return bool(max(self.occupancy_residual, self.weight_residual) <= self.tolerance)
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,21 +134,31 @@ class FlippingDecomposition:
     Attributes
     ----------
     policies : ndarray (m, S) or (m, H, S), int
-        Action indices of the deterministic policies; consecutive ones differ in one
-        state ((t, s) pair).
+        Action indices of the deterministic policies, in peeling order.
     weights : ndarray (m,)
-        Episode weights :math:`w_i\ge0`, summing to 1.
+        Episode weights :math:`w_i>0`, summing to 1.
     points : ndarray (m, 1 + K)
         Row i is :math:`(V_r(\pi_i),V_{c_1}(\pi_i),\dots)`, each by exact policy evaluation.
     target : ndarray (1 + K,)
         The result's ``(value, *cost_values)``.
     slot : tuple of int or None
-        The randomised state (``(s,)`` or ``(t, s)``) that was split, None if deterministic.
+        The first slot split (``(s,)`` or ``(t, s)``, where :math:`\pi_0,\pi_1` differ),
+        None if the policy is deterministic on its visited slots.
     residual : float
         :math:`\max|\sum_iw_i\,\mathrm{points}_i-\mathrm{target}|`.
     tolerance : float
         Allowance for ``residual``: ``CMDP_VERIFY_RTOL`` times the value scale, as in
         :meth:`~solvers.cmdp.CMDPResult.verify`.
+    pi : ndarray (S, A) or (H, S, A)
+        The decomposed policy (the result's).
+    randomised_slots : tuple of tuple of int
+        Visited slots where ``pi`` randomises.
+    extra_actions : int
+        :math:`r=\sum_{\text{visited}}(|\operatorname{supp}\pi|-1)`; ``len(weights) <= r + 1``.
+    differing : tuple of int
+        Number of slots in which consecutive policies differ (m - 1 entries).
+    occupancy_residual : float
+        Measured :math:`\|\sum_iw_id^{\pi_i}-d^\pi\|_1` (float occupancies).
     """
 
     policies: np.ndarray
@@ -84,74 +168,113 @@ class FlippingDecomposition:
     slot: tuple[int, ...] | None
     residual: float
     tolerance: float
+    pi: np.ndarray
+    randomised_slots: tuple[tuple[int, ...], ...]
+    extra_actions: int
+    differing: tuple[int, ...]
+    occupancy_residual: float
+
+    @property
+    def adjacent(self) -> bool:
+        """True when every two consecutive policies differ in exactly one slot."""
+        return all(n == 1 for n in self.differing)
 
     @property
     def ok(self) -> bool:
-        """True when the mixture reproduces the result's value and costs within ``tolerance``."""
-        return bool(self.residual <= self.tolerance)
+        """Values within ``tolerance`` and occupancy within ``CMDP_VERIFY_RTOL`` (L1)."""
+        return bool(self.residual <= self.tolerance
+                    and self.occupancy_residual <= CMDP_VERIFY_RTOL)
+
+    def verify(self, mdp: TabularMDP, exact: bool = False) -> DecompositionCheck:
+        r"""Recompute :math:`\sum_iw_id^{\pi_i}-d^\pi` from ``mdp`` alone.
+
+        ``exact=False``: one float occupancy solve per policy
+        (:func:`solvers.evaluation.occupancy`). ``exact=True``: every occupancy by exact
+        rational elimination (discounted) or recursion (finite horizon) over the
+        ``Fraction`` values of the stored floats, residuals summed exactly; models with
+        S*A > ``CMDP_EXACT_MAX_SA`` (per time step) are refused.
+        """
+        if exact:
+            if mdp.S * mdp.A > CMDP_EXACT_MAX_SA or mdp.S > EXACT_MAX_STATES:
+                raise ModelError(f"exact verification needs S*A <= {CMDP_EXACT_MAX_SA}, got "
+                                 f"S*A = {mdp.S * mdp.A}; use verify(exact=False)", field="S")
+            occ, w = _exact_occupancy, [Fraction(float(x)) for x in self.weights]
+        else:
+            occ, w = occupancy, [float(x) for x in self.weights]
+        R = np.concatenate([mdp.r[None], mdp.costs])
+        R = fraction_array(R) if exact else R
+        T = Fraction(1) if mdp.finite_horizon else 1 / (1 - Fraction(mdp.gamma))
+        if not exact:
+            T = float(T)
+        ref = occ(mdp, self.pi)
+        mixed = sum(wi * occ(mdp, np.eye(mdp.A)[p]) for wi, p in
+                    zip(w, self.policies, strict=True))
+        diff = (mixed - ref).reshape(-1, mdp.A)
+        vals = [T * (diff * Rk.reshape(-1, mdp.A)[np.arange(diff.size // mdp.A) % mdp.S]).sum()
+                for Rk in R]
+        return DecompositionCheck(float(np.abs(diff).sum()), float(max(abs(v) for v in vals)),
+                                  float(max(abs(sum(w) - 1), -min(w))), CMDP_VERIFY_RTOL,
+                                  bool(exact))
 
 
 def flipping_decomposition(result: CMDPResult) -> FlippingDecomposition:
-    r"""Write an optimal stationary policy as a per-episode mixture of <= K + 1 deterministic ones.
+    r"""Write an optimal policy as a per-episode mixture of deterministic policies (peeling).
 
-    Splits ``result.pi`` at its one randomised visited state (module docstring) with
-    weights :math:`w_i\propto q_i/d_i(s^\star)`. States the policy never visits
-    (``result.d`` has zero mass there; the LP's extracted policy is uniform there) take
-    the policy's most likely action: that changes no occupancy.
+    The peeling of the module docstring: at most :math:`r+1` policies (r extra actions;
+    :math:`r\le K` at an LP vertex and for ``method="flip"``, hence at most K + 1),
+    consecutive ones differing in one slot unless a tie removed several pairs at once
+    (``differing``, ``adjacent``). Slots the policy never visits take its most likely
+    action: that changes no occupancy.
 
     Parameters
     ----------
     result : CMDPResult
-        An optimal result (``method`` "lp", "flip" or "cvxpy").
+        An optimal result (``method`` "lp", "flip" or "cvxpy"), discounted (stationary
+        ``pi`` (S, A)) or finite horizon (Markov ``pi`` (H, S, A)).
 
     Returns
     -------
     FlippingDecomposition
-        With ``ok`` True when :math:`\sum_iw_i(V_r,V_c)(\pi_i)` equals the result's values.
+        With ``ok`` True when :math:`\sum_iw_i(V_r,V_c)(\pi_i)` equals the result's values
+        and :math:`\sum_iw_id^{\pi_i}=d^\pi` (L1) within their tolerances.
 
     Raises
     ------
     ModelError
-        ``field="status"`` if the result is not optimal; ``field="pi"`` if the policy
-        randomises in more than one visited state (general peeling is not implemented).
+        ``field="status"`` if the result is not optimal; ``field="pi"`` if ``pi`` is not a
+        policy of the model (wrong shape, negative entries, rows not summing to 1).
+    RuntimeError
+        If the peeling fails to terminate within :math:`r+1` steps (numerical breakdown).
     """
     if result.status != "optimal":
         raise ModelError(f"result.status = {result.status!r}, expected 'optimal'", field="status")
     mdp = result.mdp
-    pi = np.asarray(result.pi, dtype=float)
-    A = mdp.A
+    pi = np.array(as_policy(mdp, result.pi, "pi"), dtype=float)
+    shape, A = pi.shape[:-1], mdp.A
     flat = pi.reshape(-1, A)
-    mass = np.asarray(result.d, dtype=float).reshape(-1, A).sum(axis=1)
-    randomised = np.flatnonzero(((flat > 0).sum(axis=1) > 1) & (mass > 0))
-    if randomised.size > 1:
-        where = [tuple(int(i) for i in np.unravel_index(k, pi.shape[:-1])) for k in randomised]
-        raise ModelError(f"pi randomises in {randomised.size} visited states {where[:5]}; "
-                         "flipping_decomposition splits at most one (the Feinberg-Rothblum "
-                         "peeling for several states is not implemented)", field="pi")
-    base = np.argmax(flat, axis=1)
-    if randomised.size == 0:
-        policies = base[None]
-        weights = np.ones(1)
-        slot = None
-    else:
-        k = int(randomised[0])
-        acts = np.flatnonzero(flat[k] > 0)
-        policies = np.repeat(base[None], acts.size, axis=0)
-        policies[:, k] = acts
-        occ = np.array([occupancy(mdp, np.eye(A)[p.reshape(pi.shape[:-1])]).reshape(-1, A)[k].sum()
-                        for p in policies])
-        q = flat[k, acts]
-        raw = q / occ if np.all(occ > 0) else q
-        weights = raw / raw.sum()
-        slot = tuple(int(i) for i in np.unravel_index(k, pi.shape[:-1]))
-    policies = policies.reshape((-1, *pi.shape[:-1]))
+    visited = _reachable(mdp, flat > 0)
+    randomised = np.flatnonzero(visited & ((flat > 0).sum(axis=1) > 1))
+    extra = int(((flat > 0).sum(axis=1) - 1)[visited].sum())
+    acts, weights = _peel(mdp, flat, shape, extra + 1)
+    policies = np.array(acts).reshape((-1, *shape))
+    weights = np.array(weights)
+    weights = weights / weights.sum()
+    differing = tuple(int((p != q).sum()) for p, q in pairwise(acts))
+    slot = None
+    if len(acts) > 1:
+        first = int(np.flatnonzero(acts[0] != acts[1])[0])
+        slot = tuple(int(i) for i in np.unravel_index(first, shape))
     points = np.array([_values(mdp, p) for p in policies])
     target = np.concatenate([[result.value], result.cost_values])
     residual = float(np.max(np.abs(weights @ points - target)))
+    mixed = sum(w * occupancy(mdp, np.eye(A)[p]) for w, p in zip(weights, policies, strict=True))
+    occ_res = float(np.abs(mixed - occupancy(mdp, pi)).sum())
     T = float(mdp.horizon) if mdp.finite_horizon else 1.0 / (1.0 - mdp.gamma)
     scale = max(1.0, float(np.max(np.abs(mdp.r))), float(np.max(np.abs(mdp.costs))))
+    where = tuple(tuple(int(i) for i in np.unravel_index(k, shape)) for k in randomised)
     return FlippingDecomposition(policies, weights, points, target, slot, residual,
-                                 CMDP_VERIFY_RTOL * scale * T)
+                                 CMDP_VERIFY_RTOL * scale * T, pi, where, extra, differing,
+                                 occ_res)
 
 
 def one_state_mixture_probability(w: float, occ1: float, occ2: float) -> float:
@@ -196,6 +319,98 @@ def one_state_mixture_probability(w: float, occ1: float, occ2: float) -> float:
     return float(min(1.0, max(0.0, num / den)))
 
 
-def _values(mdp, actions: np.ndarray) -> np.ndarray:
+# -- helpers -----------------------------------------------------------------------------------
+def _peel(mdp: TabularMDP, flat: np.ndarray, shape: tuple[int, ...],
+          max_steps: int) -> tuple[list[np.ndarray], list[float]]:
+    """The peeling of the module docstring on the flat (slots, A) policy table."""
+    A = mdp.A
+    rows = np.arange(flat.shape[0])
+    cur = flat.copy()
+    acts = np.argmax(cur, axis=1)
+    d = _masked_occupancy(mdp, cur, shape)
+    remaining = 1.0
+    policies: list[np.ndarray] = []
+    weights: list[float] = []
+    for _ in range(max_steps):
+        visited = _reachable(mdp, cur > 0)
+        if np.all((cur > 0).sum(axis=1)[visited] == 1):  # deterministic where it matters
+            policies.append(acts.copy())
+            weights.append(remaining)
+            return policies, weights
+        d0 = _masked_occupancy(mdp, np.eye(A)[acts], shape)
+        on = d0 > 0
+        omega = float(np.min(d[on] / d0[on]))
+        if not 0.0 < omega < 1.0:
+            raise RuntimeError(f"flipping_decomposition: peeling weight {omega!r} outside "
+                               "(0, 1): the policy's support was lost to rounding")
+        rest = d - omega * d0
+        rest[rest <= PEEL_ZERO_RTOL * d] = 0.0
+        policies.append(acts.copy())
+        weights.append(remaining * omega)
+        remaining *= 1.0 - omega
+        mass = rest.sum(axis=1, keepdims=True)
+        cur = np.where(mass > 0, rest / np.where(mass > 0, mass, 1.0), np.eye(A)[acts])
+        d = _masked_occupancy(mdp, cur, shape)
+        visited = _reachable(mdp, cur > 0)
+        change = visited & (cur[rows, acts] == 0)
+        if not change.any():
+            raise RuntimeError("flipping_decomposition: a peeling step removed no action of "
+                               "the current deterministic policy (numerical breakdown)")
+        acts = np.where(change, np.argmax(cur, axis=1), acts)
+    raise RuntimeError(f"flipping_decomposition: peeling did not end within {max_steps} steps "
+                       "(the extra-action count + 1)")
+
+
+def _reachable(mdp: TabularMDP, support: np.ndarray) -> np.ndarray:
+    """Slots reachable from mu0 through (slot, a) with ``support[slot, a]`` (structural)."""
+    S, A = mdp.S, mdp.A
+    succ = mdp.transition_matrix  # CSR (S*A, S)
+    if mdp.finite_horizon:
+        out = np.zeros((mdp.horizon, S), dtype=bool)
+        out[0] = mdp.mu0 > 0
+        sup = support.reshape(mdp.horizon, S, A)
+        for t in range(mdp.horizon - 1):
+            pairs = (out[t][:, None] & sup[t]).ravel().astype(float)
+            out[t + 1] = (succ.T @ pairs) > 0
+        return out.ravel()
+    seen = mdp.mu0 > 0
+    while True:
+        pairs = (seen[:, None] & support).ravel().astype(float)
+        new = seen | ((succ.T @ pairs) > 0)
+        if np.array_equal(new, seen):
+            return seen
+        seen = new
+
+
+def _masked_occupancy(mdp: TabularMDP, flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Float occupancy (slots, A), exactly 0 off the structurally reachable support."""
+    d = occupancy(mdp, flat.reshape((*shape, mdp.A))).reshape(-1, mdp.A)
+    return np.where(_reachable(mdp, flat > 0)[:, None] & (flat > 0), np.maximum(d, 0.0), 0.0)
+
+
+def _exact_occupancy(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
+    r"""Occupancy as Fractions: :math:`(1-\gamma)\pi(a|s)[(I-\gamma P_\pi^\top)^{-1}\mu_0](s)`,
+    or the forward recursion :math:`d_t(s,a)=\rho_t(s)\pi_t(a|s)` (finite horizon)."""
+    S = mdp.S
+    P = fraction_array(mdp.dense_P())
+    pif = fraction_array(pi)
+    rho = fraction_array(mdp.mu0)
+    if mdp.finite_horizon:
+        out = np.empty(pif.shape, dtype=object)
+        for t in range(mdp.horizon):
+            out[t] = rho[:, None] * pif[t]
+            rho = np.tensordot(out[t], P, axes=([0, 1], [0, 1]))
+        return out
+    g = Fraction(mdp.gamma)
+    P_pi = np.einsum("sa,sat->st", pif, P)
+    M = np.empty((S, S), dtype=object)
+    for i in range(S):
+        for j in range(S):
+            M[i, j] = (1 if i == j else 0) - g * P_pi[j, i]
+    x = solve_fractions(M, (1 - g) * rho)
+    return x[:, None] * pif
+
+
+def _values(mdp: TabularMDP, actions: np.ndarray) -> np.ndarray:
     ev = evaluate(mdp, np.eye(mdp.A)[actions])
     return np.concatenate([[ev.value], ev.cost_values])

@@ -17,6 +17,7 @@ THEOREM_MODULES: tuple[str, ...] = (
     "theory.cmdp_classical",
     "theory.flip_per_step",
     "theory.flip_paper",
+    "theory.flip_envelope",
     "theory.cmdp_mixtures",
     "theory.flip_hoeffding",
     "theory.relative_budget",

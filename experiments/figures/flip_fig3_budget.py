@@ -38,7 +38,14 @@ from typing import Any
 
 import numpy as np
 
-from solvers import deterministic_policy, per_step_flip, random_mdp, recalibrate_flip, solve_cmdp
+from solvers import (
+    deterministic_policy,
+    flip_lp,
+    per_step_flip,
+    random_mdp,
+    recalibrate_flip,
+    solve_cmdp,
+)
 from solvers.enumeration import deterministic_policy_values
 from solvers.flipping import FLIP_RTOL, FLIP_XTOL, flip_lipschitz
 from solvers.tolerances import LP_FEASIBILITY_TOL, linear_solve_tol
@@ -124,40 +131,18 @@ def budget_curves(config: Mapping[str, Any]) -> tuple[list[tuple], np.ndarray]:
 def upper_hull(points: np.ndarray) -> np.ndarray:
     r"""Indices of the upper concave hull of the (cost, value) points, by increasing cost.
 
-    Andrew's monotone chain on the points with the largest value at each
-    distinct cost; the hull's piecewise-linear interpolation is the least
-    concave majorant of :math:`J_{det}` (notes §2.3). O(n log n), so the figure
-    does not need :func:`solvers.flipping.envelope_pair`'s O(n^2) pair search per budget.
+    ``points`` rows are :math:`(V_r, V_c)`; a thin wrapper of
+    :func:`solvers.flip_lp.upper_hull` (Andrew's monotone chain, O(n log n)), whose
+    piecewise-linear interpolation is the least concave majorant of :math:`J_{det}`
+    (notes §2.3).
     """
-    V, C = points[:, 0], points[:, 1]
-    order = np.lexsort((-V, C))  # by cost, then value descending
-    keep = [int(k) for n, k in enumerate(order) if n == 0 or C[k] != C[order[n - 1]]]
-    hull: list[int] = []
-    for k in keep:
-        while len(hull) >= 2:
-            o, a = hull[-2], hull[-1]
-            cross = (C[a] - C[o]) * (V[k] - V[o]) - (V[a] - V[o]) * (C[k] - C[o])
-            if cross >= 0:  # a is on or below the chord o-k: not a hull vertex
-                hull.pop()
-            else:
-                break
-        hull.append(k)
-    return np.array(hull, dtype=np.int64)
+    return flip_lp.upper_hull(points[:, 1], points[:, 0])
 
 
 def _hull_pair(hull: np.ndarray, points: np.ndarray, b: float) -> tuple[int, int, float, float]:
-    """As :func:`solvers.flipping.envelope_pair`: (low-cost i, high-cost j, weight of i, value)."""
-    V, C = points[:, 0], points[:, 1]
-    hc = C[hull]
-    if not hc[0] <= b <= hc[-1]:
-        raise ValueError(f"b = {b!r} is outside the hull's cost range [{hc[0]!r}, {hc[-1]!r}]")
-    pos = int(np.searchsorted(hc, b, side="left"))
-    if hc[pos] == b:
-        k = int(hull[pos])
-        return k, k, 1.0, float(V[k])
-    i, j = int(hull[pos - 1]), int(hull[pos])
-    nu = float((C[j] - b) / (C[j] - C[i]))
-    return i, j, nu, float(nu * V[i] + (1.0 - nu) * V[j])
+    """As :func:`solvers.flipping.envelope_pair`: (low-cost i, high-cost j, weight of i, value),
+    reusing ``hull`` across budgets (:func:`solvers.flip_lp.hull_pair`)."""
+    return flip_lp.hull_pair(points[:, 1], points[:, 0], b, hull)
 
 
 def _plot(rows: list[tuple], pts: np.ndarray, out_dir: Path) -> dict[str, Path]:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 
+import theory.flip_envelope as fe
 import theory.flip_paper as fp
 from solvers import TabularMDP
 from theory import get
@@ -134,7 +135,7 @@ def test_envelope_check_catches_a_deterministic_only_solver(monkeypatch):
         ok = pts[:, 1] <= b[0]
         return _Fake("optimal", pts[ok, 0].max()) if ok.any() else _Fake("infeasible", np.nan)
 
-    monkeypatch.setattr(fp, "solve_cmdp", best_deterministic)
+    monkeypatch.setattr(fe, "solve_cmdp", best_deterministic)
     ev = get("flip.thm6_concave_envelope").check(_strict_instance())
     assert not ev.holds and ev.lhs == pytest.approx(0.0) and ev.rhs == pytest.approx(1.0)
 
@@ -148,12 +149,12 @@ def test_sampled_level_lp_reaches_the_full_hull_as_levels_grow():
     mdp = TabularMDP(rng.dirichlet(np.full(S, 0.5), (S, A)), rng.uniform(-1, 1, (S, A)),
                      rng.dirichlet(np.ones(S)), gamma=0.9)
     base = {"mdp": mdp, "safe": np.array([True, True, False]), "window": 3}
-    viol, J = fp._deterministic_frontier(base)
+    viol, J = fe._deterministic_frontier(base)
     delta = float(np.median(viol))
     full = majorant_value(concave_majorant(viol, J), delta)[0]
     values = []
     for L in (1, 4, 16, 64, 256):
-        C, Jl = fp._sampled_points({**base, "levels": rng.uniform(0, 1, L)})
+        C, Jl = fe._sampled_points({**base, "levels": rng.uniform(0, 1, L)})
         res = solve_mixture_lp(C, Jl, delta)
         values.append(res.value if res.status == "optimal" else -np.inf)
     assert values[-1] == pytest.approx(full, abs=1e-9)
