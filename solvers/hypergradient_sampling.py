@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from .errors import ModelError
 from .hypergradient import BilevelPoint
@@ -195,8 +196,10 @@ def _every_visit_advantage_gradient(G: np.ndarray, s: np.ndarray, a: np.ndarray,
     n = G.shape[-1]
     flat_sa = (s * A + a).ravel()
     Gf = G.reshape(-1, n)
-    sum_sa = np.zeros((S * A, n))
-    np.add.at(sum_sa, flat_sa, Gf)
+    # Grouped sums as one sparse product (np.add.at is unbuffered and ~50x slower).
+    M = flat_sa.size
+    group = sp.csr_array((np.ones(M), (flat_sa, np.arange(M))), shape=(S * A, M))
+    sum_sa = group @ Gf
     cnt_sa = np.bincount(flat_sa, minlength=S * A)
     sum_s = sum_sa.reshape(S, A, n).sum(axis=1)
     cnt_s = cnt_sa.reshape(S, A).sum(axis=1)
