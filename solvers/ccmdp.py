@@ -28,8 +28,6 @@ probabilities and finite-horizon rewards are :math:`E[\sum_{t<H}r_t]`.
 from __future__ import annotations
 
 import itertools
-import math
-import numbers
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -42,6 +40,7 @@ from .exact import fraction_array
 from .mdp import TabularMDP
 from .policies import as_policy
 from .tolerances import EPS
+from .validation import as_real_scalar
 
 __all__ = [
     "ENUMERATION_MAX_PATHS",
@@ -122,11 +121,8 @@ def validate_unsafe(mdp: TabularMDP, unsafe: object) -> np.ndarray:
 
 def validate_delta(delta: object) -> float:
     """The chance-constraint level as a float in [0, 1]; otherwise ModelError naming "delta"."""
-    if isinstance(delta, bool) or not isinstance(delta, numbers.Real):
-        raise ModelError(f"delta = {delta!r} is not a real number, expected a float in [0, 1]",
-                         field="delta")
-    d = float(delta)
-    if not math.isfinite(d) or not 0.0 <= d <= 1.0:
+    d = as_real_scalar(delta, "delta", "a float in [0, 1]")
+    if not 0.0 <= d <= 1.0:
         raise ModelError(f"delta = {d!r}, expected a float in [0, 1]", field="delta")
     return d
 

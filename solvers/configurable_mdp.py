@@ -27,7 +27,16 @@ import scipy.sparse as sp
 from .errors import ModelError
 from .mdp import TabularMDP
 from .soft_dp import as_temperature
-from .validation import as_discount, as_real_array, check_finite, check_shape
+from .validation import (
+    as_bool_mask,
+    as_discount,
+    as_real_array,
+    as_real_scalar,
+    check_finite,
+    check_shape,
+    describe,
+    require_methods,
+)
 
 __all__ = ["ConfigurableMDP", "FixedKernel", "LinearReward", "SoftmaxKernel", "TanhReward",
            "incentive_table"]
@@ -71,9 +80,10 @@ def incentive_table(base: np.ndarray, support: np.ndarray, scale: float = 1.0) -
     ``support`` (S, A) bool marks the incentivised pairs; x has one entry per marked
     pair in C order (n = support.sum()).
     """
-    support = np.asarray(support, dtype=bool)
     base = as_real_array(base, "base", ndim=2)
-    check_shape(support, base.shape, "support", "(S, A)")
+    check_finite(base, "base")
+    support = as_bool_mask(support, "support", base.shape, "(S, A)")
+    scale = as_real_scalar(scale, "scale")
     idx = np.flatnonzero(support.ravel())
     if idx.size == 0:
         raise ModelError("support marks no (s, a) pair, expected at least one", field="support")
@@ -92,6 +102,7 @@ class TanhReward:
 
     def __post_init__(self) -> None:
         LinearReward.__post_init__(self)  # same shape validation
+        object.__setattr__(self, "scale", as_real_scalar(self.scale, "scale"))
 
     n = LinearReward.n
 
@@ -142,8 +153,8 @@ class SoftmaxKernel:
         check_shape(Psi, (*L.shape, Psi.shape[3]), "Psi", "(S, A, S, n)")
         check_finite(L, "logits")
         check_finite(Psi, "Psi")
-        sup = np.ones(L.shape, bool) if self.support is None else np.asarray(self.support, bool)
-        check_shape(sup, L.shape, "support", "(S, A, S)")
+        sup = (np.ones(L.shape, bool) if self.support is None
+               else as_bool_mask(self.support, "support", L.shape, "(S, A, S)"))
         empty = ~sup.any(axis=2)
         if empty.any():
             s, a = np.argwhere(empty)[0]
@@ -202,10 +213,24 @@ class ConfigurableMDP:
     def __post_init__(self) -> None:
         object.__setattr__(self, "gamma_F", as_discount(self.gamma_F, "gamma_F"))
         object.__setattr__(self, "gamma_U", as_discount(self.gamma_U, "gamma_U"))
-        object.__setattr__(self, "tau", as_temperature(self.tau))
+        tau = as_real_scalar(self.tau, "tau", "a finite temperature tau > 0")
+        object.__setattr__(self, "tau", as_temperature(tau))
         if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)) or self.n < 1:
-            raise ModelError(f"n = {self.n!r}, expected an integer >= 1", field="n")
-        self.at(np.zeros(self.n))  # validates shapes of values and Jacobians
+            raise ModelError(f"n = {describe(self.n)}, expected an integer >= 1", field="n")
+        object.__setattr__(self, "n", int(self.n))
+        for name in ("r_F", "r_U", "kernel"):
+            part = getattr(self, name)
+            require_methods(part, name, ("value", "jacobian"))
+            n_part = getattr(part, "n", None)
+            if isinstance(n_part, (int, np.integer)) and n_part != self.n:
+                raise ModelError(f"n = {self.n} but {name} has {n_part} leader parameters, "
+                                 f"expected n = {n_part}", field="n")
+        try:
+            x0 = np.zeros(self.n)
+        except (ValueError, MemoryError):
+            raise ModelError(f"n = {self.n} leader parameters cannot be allocated, expected a "
+                             "small positive integer", field="n") from None
+        self.at(x0)  # validates shapes of values and Jacobians
 
     def _x(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)

@@ -28,6 +28,14 @@ import scipy.sparse as sp
 
 from .errors import ModelError
 from .mdp import TabularMDP
+from .validation import (
+    as_real_array,
+    as_real_scalar,
+    check_finite,
+    check_shape,
+    describe,
+    reject_bool_leaves,
+)
 
 __all__ = [
     "CCMDPProblem",
@@ -113,11 +121,7 @@ def decode_value(data: Any, where: str = "instance") -> Any:
             if dtype not in ("float64", "int64", "bool"):
                 raise ModelError(f"{where}.dtype = {dtype!r}, expected float64, int64 or bool",
                                  field="dtype")
-            try:
-                return np.array(data["ndarray"], dtype=dtype)
-            except (ValueError, TypeError) as exc:
-                raise ModelError(f"{where}.ndarray is not a regular array of {dtype} ({exc})",
-                                 field=where) from None
+            return _strict_array(data["ndarray"], dtype, f"{where}.ndarray")
         if "csr" in data:
             return _decode_csr(data["csr"], where)
         return {k: decode_value(v, f"{where}.{k}") for k, v in data.items()}
@@ -126,13 +130,45 @@ def decode_value(data: Any, where: str = "instance") -> Any:
     return data
 
 
+#: JSON kinds accepted for each declared dtype: no bool as a number, no float as an int.
+_KINDS = {"float64": "iuf", "int64": "iu", "bool": "b"}
+
+
+def _strict_array(value: Any, dtype: str, where: str) -> np.ndarray:
+    """A regular array of ``dtype`` from nested lists, without casting between kinds.
+
+    Integers are accepted as floats (exact below 2**53, as JSON readers do); floats are
+    not truncated to integers, bools and strings are not numbers, ragged lists are refused.
+    """
+    if not isinstance(value, list):
+        raise ModelError(f"{where} is {type(value).__name__}, expected nested lists of {dtype}",
+                         field=where)
+    if dtype != "bool":
+        reject_bool_leaves(value, where)
+    try:
+        raw = np.array(value)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ModelError(f"{where} is not a regular array of {dtype} ({exc})",
+                         field=where) from None
+    if raw.size and raw.dtype.kind not in _KINDS[dtype]:
+        raise ModelError(f"{where} holds {raw.dtype} data, expected {dtype} (no implicit "
+                         "conversion)", field=where)
+    try:
+        return raw.astype(dtype)
+    except OverflowError as exc:  # pragma: no cover - object arrays are rejected above
+        raise ModelError(f"{where} does not fit {dtype} ({exc})", field=where) from None
+
+
 def _decode_csr(d: Any, where: str) -> sp.csr_array:
     parts = {k: _field(d, k, f"{where}.csr") for k in ("shape", "indptr", "indices", "data")}
     try:
-        shape = tuple(int(x) for x in parts["shape"])
-        indptr = np.asarray(parts["indptr"], dtype=np.int64)
-        indices = np.asarray(parts["indices"], dtype=np.int64)
-        data = np.asarray(parts["data"], dtype=np.float64)
+        if not isinstance(parts["shape"], list) or not all(
+                isinstance(x, int) and not isinstance(x, bool) for x in parts["shape"]):
+            raise ValueError(f"shape {parts['shape']!r:.60} is not a list of integers")
+        shape = tuple(parts["shape"])
+        indptr = _strict_array(parts["indptr"], "int64", f"{where}.csr.indptr")
+        indices = _strict_array(parts["indices"], "int64", f"{where}.csr.indices")
+        data = _strict_array(parts["data"], "float64", f"{where}.csr.data")
         if len(shape) != 2 or min(shape) < 0:
             raise ValueError(f"shape {shape} is not 2-d")
         if indptr.shape != (shape[0] + 1,) or indices.shape != data.shape:
@@ -193,23 +229,19 @@ class CMDPProblem:
     thresholds: np.ndarray
 
     def __post_init__(self) -> None:
+        _require_mdp(self.mdp)
         if self.mdp.K == 0:
             raise ModelError("cmdp has no costs, expected costs (K, S, A) with K >= 1",
                              field="costs")
-        b = np.asarray(self.thresholds)
-        if b.dtype == np.bool_ or not (np.issubdtype(b.dtype, np.integer)
-                                       or np.issubdtype(b.dtype, np.floating)):
-            raise ModelError(f"thresholds has dtype {b.dtype}, expected real numbers",
-                             field="thresholds")
-        if b.shape != (self.mdp.K,):
-            raise ModelError(f"thresholds has shape {b.shape}, expected (K,) = ({self.mdp.K},)",
-                             field="thresholds")
-        if not np.all(np.isfinite(b)):
-            raise ModelError(f"thresholds = {b.tolist()}, expected finite numbers",
-                             field="thresholds")
-        b = b.astype(float)
-        b.setflags(write=False)
+        b = as_real_array(self.thresholds, "thresholds", ndim=1)
+        check_shape(b, (self.mdp.K,), "thresholds", "(K,)")
+        check_finite(b, "thresholds")
         object.__setattr__(self, "thresholds", b)
+
+
+def _require_mdp(mdp: object) -> None:
+    if not isinstance(mdp, TabularMDP):
+        raise ModelError(f"mdp is {type(mdp).__name__}, expected a TabularMDP", field="mdp")
 
 
 def _encode_cmdp(c: CMDPProblem) -> dict:
@@ -246,6 +278,11 @@ class CCMDPProblem:
         require_finite_horizon(self.mdp)
         object.__setattr__(self, "unsafe", validate_unsafe(self.mdp, self.unsafe))
         object.__setattr__(self, "delta", validate_delta(self.delta))
+        if self.surrogate is not None and not isinstance(self.surrogate, str):
+            raise ModelError(f"surrogate = {describe(self.surrogate)}, expected None (exact) "
+                             "or a surrogate name", field="surrogate")
+        if self.gamma_u is not None:
+            as_real_scalar(self.gamma_u, "gamma_u", "a float in (0, 1)")
         object.__setattr__(self, "gamma_u", _check_surrogate(self.surrogate, self.gamma_u))
 
 
@@ -317,27 +354,57 @@ _register_poisoning()
 
 # -- files -------------------------------------------------------------------------
 def _reject_constant(token: str) -> float:
-    raise ModelError(f"instance file contains {token}, expected finite numbers only",
+    raise ModelError(f"instance JSON contains {token}, expected finite numbers only",
                      field="json")
 
 
-def loads_instance(text: str | bytes) -> Any:
-    """Parse instance JSON text (no pickle, no eval; NaN/Infinity refused)."""
+def _finite_float(token: str) -> float:
+    x = float(token)
+    if not math.isfinite(x):  # e.g. 1e999, which Python's json reads as inf
+        raise ModelError(f"instance JSON contains {token[:40]}, which overflows a float; "
+                         "expected finite numbers only", field="json")
+    return x
+
+
+def parse_json(text: str | bytes) -> Any:
+    """Parse JSON text strictly: plain data only, NaN, Infinity and 1e999 refused.
+
+    Every failure (not text, invalid JSON or UTF-8, nesting too deep) is a
+    :class:`ModelError` with ``field="json"``. Shared by the instance and
+    counterexample loaders.
+    """
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise ModelError(f"instance text is {type(text).__name__}, expected str or bytes",
+                         field="json")
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise ModelError(f"instance file is not valid JSON ({exc})", field="json") from None
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"instance file is not UTF-8 text ({exc})", field="json") from None
     except RecursionError:
-        raise ModelError("instance file is nested too deeply", field="json") from None
+        raise ModelError("instance JSON is nested too deeply", field="json") from None
+
+
+def loads_instance(text: str | bytes) -> Any:
+    """Parse instance JSON text (no pickle, no eval; NaN, Infinity and 1e999 refused)."""
+    data = parse_json(text)
     if not isinstance(data, dict) or "type" not in data:
         raise ModelError("instance file must be a JSON object with a 'type' field",
                          field="type")
-    return decode_value(data)
+    try:
+        return decode_value(data)
+    except RecursionError:
+        raise ModelError("instance JSON is nested too deeply", field="json") from None
 
 
 def load_instance(path: str | Path) -> Any:
     """Load an instance file (see :func:`loads_instance`)."""
-    return loads_instance(Path(path).read_text(encoding="utf-8"))
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{path} is not UTF-8 text ({exc})", field="json") from None
+    return loads_instance(text)
 
 
 def dumps_instance(obj: Any) -> str:

@@ -27,7 +27,6 @@ bracket whose end signs are recorded (:class:`KLBanditResult.bracket`).
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +35,7 @@ from .errors import ModelError
 from .tolerances import EPS
 from .validation import (
     as_real_array,
+    as_real_scalar,
     check_finite,
     check_nonnegative,
     check_rows_sum_to_one,
@@ -63,12 +63,7 @@ KL_BISECTION_MAX_ITER: int = 200
 
 
 def _real(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ModelError(f"{name} = {value!r} is not a real number", field=name)
-    x = float(value)
-    if not math.isfinite(x):
-        raise ModelError(f"{name} = {x!r}, expected a finite number", field=name)
-    return x
+    return as_real_scalar(value, name)
 
 
 @dataclass(frozen=True)

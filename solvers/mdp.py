@@ -31,6 +31,7 @@ from .validation import (
     check_nonnegative,
     check_rows_sum_to_one,
     check_shape,
+    describe,
 )
 
 __all__ = ["TabularMDP"]
@@ -105,12 +106,14 @@ class TabularMDP:
             gamma, horizon = as_discount(self.gamma), None
         else:
             horizon = as_positive_int(self.horizon, "horizon")
-            if self.gamma is not None and not (
-                isinstance(self.gamma, (int, float)) and float(self.gamma) == 1.0
+            if self.gamma is not None and (
+                isinstance(self.gamma, (bool, np.bool_))
+                or not isinstance(self.gamma, (int, float))
+                or float(self.gamma) != 1.0
             ):
                 raise ModelError(
-                    f"gamma = {self.gamma!r} with horizon = {horizon}: a finite-horizon model is "
-                    "undiscounted, expected gamma unset (or 1)",
+                    f"gamma = {describe(self.gamma)} with horizon = {horizon}: a finite-horizon "
+                    "model is undiscounted, expected gamma unset (or 1)",
                     field="gamma",
                 )
             gamma = 1.0

@@ -43,6 +43,7 @@ from scipy.optimize import linprog
 from .errors import ModelError
 from .poisoning_exact import exact_certificate, exact_target
 from .tolerances import LP_FEASIBILITY_TOL
+from .validation import describe, reject_bool_leaves
 
 __all__ = ["POISONING_EXACT_MAX_PAIRS", "PoisoningInstance", "PoisoningResult",
            "bt_loss", "dual_objective", "min_cost_poisoning", "sigmoid"]
@@ -59,7 +60,12 @@ def sigmoid(t: np.ndarray) -> np.ndarray:
 
 
 def _array(x: Any, name: str, ndim: int) -> np.ndarray:
-    a = np.asarray(x)
+    reject_bool_leaves(x, name)
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError, RecursionError) as exc:  # ragged or too deep
+        raise ModelError(f"{name} cannot be read as an array ({exc}), expected real numbers",
+                         field=name) from None
     if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.integer)
                                    or np.issubdtype(a.dtype, np.floating)):
         raise ModelError(f"{name} has dtype {a.dtype}, expected real numbers", field=name)
@@ -136,12 +142,19 @@ class PoisoningInstance:
             if r_A.shape != (feat_dim,):
                 raise ModelError(f"r_A has shape {r_A.shape}, expected (feat_dim,) = "
                                  f"({feat_dim},)", field="r_A")
-            theta_A = sigmoid(Phi.T @ r_A)
+            with np.errstate(over="ignore", invalid="ignore"):
+                logits = Phi.T @ r_A
+            if np.isnan(logits).any():  # inf - inf: Phi and r_A too large for float64
+                i = int(np.flatnonzero(np.isnan(logits))[0])
+                raise ModelError(f"Phi[:, {i}] @ r_A is not a number (overflow), expected "
+                                 "Phi and r_A small enough that Phi^T r_A is finite or "
+                                 "+-inf", field="r_A")
+            theta_A = sigmoid(logits)
         else:
             theta_A = _proportions(self.theta_A, "theta_A", n_pairs)
         if isinstance(self.m, bool) or not isinstance(self.m, (int, np.integer)) or self.m < 1:
-            raise ModelError(f"m = {self.m!r}, expected an integer >= 1 (annotations per pair)",
-                             field="m")
+            raise ModelError(f"m = {describe(self.m)}, expected an integer >= 1 (annotations "
+                             "per pair)", field="m")
         for name, val in (("Phi", Phi), ("theta_O", theta_O), ("theta_A", theta_A),
                           ("r_A", r_A), ("target_moment", tm)):
             if val is not None:

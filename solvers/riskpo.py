@@ -34,6 +34,7 @@ from scipy import integrate
 
 from .errors import ModelError
 from .tolerances import PROB_SUM_TOL
+from .validation import as_real_array
 
 __all__ = [
     "QUANTILE_TOL",
@@ -66,8 +67,8 @@ class ScoreDistribution:
     probs: np.ndarray
 
     def __post_init__(self) -> None:
-        v = np.asarray(self.values, dtype=float)
-        w = np.asarray(self.probs, dtype=float)
+        v = as_real_array(self.values, "values", ndim=1)
+        w = as_real_array(self.probs, "probs", ndim=1)
         if v.ndim != 1 or v.shape != w.shape or v.size == 0:
             raise ModelError(f"values {v.shape} and probs {w.shape} must be equal non-empty 1-d",
                              field="probs")

@@ -61,6 +61,7 @@ from scipy.stats import binom
 from tqdm import tqdm
 
 from .errors import ModelError
+from .validation import as_real_array, as_real_scalar, check_finite, describe
 
 __all__ = [
     "ADVANTAGES",
@@ -103,16 +104,9 @@ class TaskPopulation:
     shape: int
 
     def __post_init__(self) -> None:
-        theta = np.array(self.theta, dtype=float, copy=True)
-        if theta.ndim != 1 or theta.size == 0:
-            raise ModelError(f"theta has shape {theta.shape}, expected (n_tasks,) with "
-                             f"n_tasks >= 1", field="theta")
-        bad = np.flatnonzero(~np.isfinite(theta))
-        if bad.size:
-            raise ModelError(f"theta[{bad[0]}] = {theta[bad[0]]!r}, expected a finite logit",
-                             field="theta")
+        theta = as_real_array(self.theta, "theta", ndim=1)  # (n_tasks,), n_tasks >= 1
+        check_finite(theta, "theta")
         _positive_int(self.shape, "shape", 1)
-        theta.setflags(write=False)
         object.__setattr__(self, "theta", theta)
         object.__setattr__(self, "shape", int(self.shape))
 
@@ -147,11 +141,18 @@ def lognormal_population(n_tasks: int, mean_T: float, shape: int = 1,
     """
     n = _positive_int(n_tasks, "n_tasks", 1)
     k = _positive_int(shape, "shape", 1)
-    if not (math.isfinite(spread) and spread >= 0.0):
+    spread = as_real_scalar(spread, "spread", "a finite number >= 0")
+    if spread < 0.0:
         raise ModelError(f"spread = {spread!r}, expected a finite number >= 0", field="spread")
-    z = ndtri((np.arange(n) + 0.5) / n)
-    mu = float(mean_T) * np.exp(spread * z - spread**2 / 2.0)
-    if not (math.isfinite(mean_T) and np.all(mu > k)):
+    mean_T = as_real_scalar(mean_T, "mean_T", f"a finite mean > shape = {k}")
+    try:
+        z = ndtri((np.arange(n) + 0.5) / n)
+    except (ValueError, MemoryError):
+        raise ModelError(f"n_tasks = {n} tasks cannot be allocated, expected a practical "
+                         "population size", field="n_tasks") from None
+    with np.errstate(over="ignore", invalid="ignore"):  # a huge spread gives mu = 0 or nan
+        mu = mean_T * np.exp(spread * z - np.float64(spread) ** 2 / 2.0)
+    if not np.all(mu > k):
         raise ModelError(f"mean_T = {mean_T!r} with spread {spread!r} gives min mu_x = "
                          f"{mu.min()!r}, expected every mu_x > shape = {k}", field="mean_T")
     return TaskPopulation(logit(k / mu), k)
@@ -369,7 +370,8 @@ def simulate(population: TaskPopulation, H: int, G: int, n_iter: int, lr: float,
 
 def _positive_int(value: object, field: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ModelError(f"{field} = {value!r}, expected an integer >= {minimum}", field=field)
+        raise ModelError(f"{field} = {describe(value)}, expected an integer >= {minimum}",
+                         field=field)
     return int(value)
 
 

@@ -36,6 +36,7 @@ from scipy import special
 
 from .errors import ModelError
 from .tolerances import PROB_SUM_TOL
+from .validation import as_real_array, as_real_scalar
 
 __all__ = [
     "EmpiricalTime",
@@ -50,11 +51,8 @@ __all__ = [
 # -- validation -----------------------------------------------------------------------------
 def check_budget(H: float, *, integer: bool = False) -> float:
     """Validate a token budget: finite, ``H >= 1`` and, for a discrete law, an integer."""
-    try:
-        h = float(H)
-    except (TypeError, ValueError):
-        raise ModelError(f"H = {H!r} is not a number; expected a budget >= 1", field="H") from None
-    if not math.isfinite(h) or h < 1:
+    h = as_real_scalar(H, "H", "a finite token budget >= 1")
+    if h < 1:
         raise ModelError(f"H = {H!r}, expected a finite token budget >= 1", field="H")
     if integer and h != math.floor(h):
         raise ModelError(f"H = {H!r}, expected an integer token budget for a discrete law",
@@ -64,23 +62,15 @@ def check_budget(H: float, *, integer: bool = False) -> float:
 
 def check_kappa(kappa: float) -> float:
     r"""Validate the anti-concentration threshold :math:`\kappa\in(0,1]`."""
-    try:
-        k = float(kappa)
-    except (TypeError, ValueError):
-        raise ModelError(f"kappa = {kappa!r} is not a number; expected kappa in (0, 1]",
-                         field="kappa") from None
+    k = as_real_scalar(kappa, "kappa", "kappa in (0, 1]")
     if not (0.0 < k <= 1.0):
         raise ModelError(f"kappa = {kappa!r}, expected kappa in (0, 1]", field="kappa")
     return k
 
 
 def _positive(value: float, field: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ModelError(f"{field} = {value!r} is not a number; expected a finite value > 0",
-                         field=field) from None
-    if not math.isfinite(v) or v <= 0:
+    v = as_real_scalar(value, field, "a finite value > 0")
+    if v <= 0:
         raise ModelError(f"{field} = {value!r}, expected a finite value > 0", field=field)
     return v
 
@@ -250,11 +240,7 @@ class GeometricTime(_Common):
     p: float
 
     def __post_init__(self) -> None:
-        try:
-            p = float(self.p)
-        except (TypeError, ValueError):
-            raise ModelError(f"p = {self.p!r} is not a number; expected p in (0, 1]",
-                             field="p") from None
+        p = as_real_scalar(self.p, "p", "p in (0, 1]")
         if not (0.0 < p <= 1.0):
             raise ModelError(f"p = {self.p!r}, expected a per-token success probability in "
                              "(0, 1]", field="p")
@@ -357,10 +343,7 @@ class EmpiricalTime(_Common):
     pmf: np.ndarray
 
     def __post_init__(self) -> None:
-        try:
-            pmf = np.array(self.pmf, dtype=float)
-        except (TypeError, ValueError):
-            raise ModelError("pmf is not an array of numbers", field="pmf") from None
+        pmf = np.array(as_real_array(self.pmf, "pmf"))  # a writable copy
         if pmf.ndim != 1 or pmf.size == 0:
             raise ModelError(f"pmf has shape {pmf.shape}, expected a non-empty vector (n,)",
                              field="pmf")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,15 +21,35 @@ from .errors import ModelError
 from .tolerances import PROB_SUM_TOL
 
 __all__ = [
+    "as_bool_mask",
     "as_discount",
     "as_positive_int",
     "as_real_array",
+    "as_real_scalar",
     "check_finite",
     "check_nonnegative",
     "check_rows_sum_to_one",
     "check_shape",
+    "describe",
     "format_index",
+    "reject_bool_leaves",
+    "require_methods",
 ]
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist = 3, 40, 60, 6
+
+
+def describe(value: object) -> str:
+    """A bounded ``repr`` for error messages.
+
+    Plain ``repr`` of a list nested thousands deep raises RecursionError and that of a
+    huge array is megabytes long; this one is at most a line.
+    """
+    try:
+        return _REPR.repr(value)
+    except Exception:  # a broken __repr__ must not hide the real error
+        return f"<{type(value).__name__}>"
 
 
 def format_index(field: str, index: Sequence[int], trailing: int = 0) -> str:
@@ -49,9 +70,10 @@ def as_real_array(value: object, field: str, ndim: int | None = None) -> np.ndar
     """
     if sp.issparse(value):
         raise ModelError(f"{field} is a sparse matrix, expected a dense array", field=field)
+    reject_bool_leaves(value, field)
     try:
         arr = np.asarray(value)
-    except (ValueError, TypeError) as exc:  # ragged lists raise ValueError in numpy >= 1.24
+    except (ValueError, TypeError, RecursionError) as exc:  # ragged lists: ValueError
         raise ModelError(
             f"{field} cannot be read as an array ({exc}), expected nested lists of numbers",
             field=field,
@@ -73,6 +95,22 @@ def as_real_array(value: object, field: str, ndim: int | None = None) -> np.ndar
     out = np.array(arr, dtype=np.float64, copy=True)
     out.setflags(write=False)
     return out
+
+
+def reject_bool_leaves(value: object, field: str) -> None:
+    """Raise if nested lists/tuples hold a bool: numpy would cast ``[0.5, True]`` to floats.
+
+    Arrays are not walked (their dtype says whether they hold bools); the walk is
+    iterative, so deep nesting cannot overflow the stack.
+    """
+    stack = [value]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif isinstance(x, (bool, np.bool_)):
+            raise ModelError(f"{field} holds the bool {x!r} among numbers, expected real numbers "
+                             "(a bool is not cast to 0/1)", field=field)
 
 
 def check_shape(arr: np.ndarray, expected: tuple[int, ...], field: str, names: str) -> None:
@@ -119,11 +157,29 @@ def check_rows_sum_to_one(sums: np.ndarray, field: str, lead_shape: tuple[int, .
         )
 
 
+def as_real_scalar(value: object, field: str, expected: str = "a finite real number") -> float:
+    """A finite real number as a float; bools, strings, arrays and NaN/inf are rejected.
+
+    ``expected`` completes the message ("expected ...") with the field's range.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ModelError(f"{field} = {describe(value)} is not a real number, expected "
+                         f"{expected}", field=field)
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond the float range
+        raise ModelError(f"{field} = {describe(value)} overflows a float, expected {expected}",
+                         field=field) from None
+    if not math.isfinite(x):
+        raise ModelError(f"{field} = {x!r}, expected {expected}", field=field)
+    return x
+
+
 def as_discount(value: object, field: str = "gamma") -> float:
     """Validate a discount factor in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ModelError(f"{field} = {value!r} is not a real number, expected a float in [0, 1)",
-                         field=field)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ModelError(f"{field} = {describe(value)} is not a real number, expected a float "
+                         "in [0, 1)", field=field)
     g = float(value)
     if not math.isfinite(g) or not (0.0 <= g < 1.0):
         raise ModelError(f"{field} = {g!r}, expected a float in [0, 1)", field=field)
@@ -132,10 +188,44 @@ def as_discount(value: object, field: str = "gamma") -> float:
 
 def as_positive_int(value: object, field: str) -> int:
     """Validate an integer >= 1 (bools and non-integral floats are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ModelError(f"{field} = {value!r} is not an integer, expected an integer >= 1",
-                         field=field)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ModelError(f"{field} = {describe(value)} is not an integer, expected an integer "
+                         ">= 1", field=field)
     h = int(value)
     if h < 1:
         raise ModelError(f"{field} = {h}, expected an integer >= 1", field=field)
     return h
+
+
+def as_bool_mask(value: object, field: str, shape: tuple[int, ...], names: str) -> np.ndarray:
+    """A read-only boolean array of the given shape; numbers and strings are not truth values.
+
+    Raises
+    ------
+    ModelError
+        If ``value`` is not a regular array of dtype bool (0/1 integers, floats and strings
+        are rejected rather than cast) or its shape is not ``shape`` (spelled ``names``).
+    """
+    if sp.issparse(value):
+        raise ModelError(f"{field} is a sparse matrix, expected a dense bool array", field=field)
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ModelError(f"{field} cannot be read as an array ({exc}), expected bools",
+                         field=field) from None
+    if arr.dtype != np.bool_:
+        raise ModelError(f"{field} has dtype {arr.dtype}, expected a bool mask {names}",
+                         field=field)
+    check_shape(arr, shape, field, names)
+    out = arr.copy()
+    out.setflags(write=False)
+    return out
+
+
+def require_methods(obj: object, field: str, methods: Sequence[str]) -> None:
+    """Raise unless ``obj`` has every callable in ``methods`` (a parameterisation object)."""
+    missing = [m for m in methods if not callable(getattr(obj, m, None))]
+    if missing:
+        raise ModelError(f"{field} is {type(obj).__name__} without method(s) "
+                         f"{', '.join(missing)}, expected an object with "
+                         f"{', '.join(m + '(x)' for m in methods)}", field=field)

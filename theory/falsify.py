@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, Phase, Verbosity, assume, given, settings, t
 from hypothesis import seed as hyp_seed
 from hypothesis.errors import Unsatisfiable
 
-from solvers.instances import decode_value, encode_value
+from solvers.errors import ModelError
+from solvers.instances import decode_value, encode_value, parse_json
 
 from .core import Evidence, Instance, Theorem
 
@@ -205,11 +206,25 @@ def counterexample_json(theorem: Theorem, instance: Instance, evidence: Evidence
 
 
 def load_counterexample(path: str | Path) -> tuple[str, Instance]:
-    """Read a "theorem_instance" file: (theorem id, decoded instance). No pickle, no eval."""
-    def _refuse(token: str) -> float:
-        raise ValueError(f"{path}: contains {token}, expected finite numbers")
+    """Read a "theorem_instance" file: (theorem id, decoded instance). No pickle, no eval.
 
-    data = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_refuse)
+    Any malformed file (not UTF-8 JSON, non-finite numbers, wrong ``type``, a
+    missing or non-string ``theorem``, a missing or undecodable ``instance``)
+    raises :class:`~solvers.errors.ModelError` naming the field.
+    """
+    try:
+        text = Path(path).read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot be read ({exc.strerror})", field="path") from None
+    data = parse_json(text)
     if not isinstance(data, dict) or data.get("type") != "theorem_instance":
-        raise ValueError(f"{path}: expected an object with type 'theorem_instance'")
-    return data["theorem"], decode_value(data["instance"], "instance")
+        raise ModelError(f"{path}: expected an object with type 'theorem_instance'",
+                         field="type")
+    if not isinstance(data.get("theorem"), str):
+        raise ModelError(f"{path}: 'theorem' must be a theorem id (a string)", field="theorem")
+    if "instance" not in data:
+        raise ModelError(f"{path}: no 'instance'", field="instance")
+    try:
+        return data["theorem"], decode_value(data["instance"], "instance")
+    except RecursionError:
+        raise ModelError(f"{path}: instance nested too deeply", field="instance") from None
