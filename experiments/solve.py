@@ -8,7 +8,6 @@ its exceptions into exit status 2.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -156,11 +155,12 @@ def solve_file(path: Path) -> dict[str, Any] | None:
     (not JSON) and ``ModelError`` (invalid instance), which the CLI reports.
     """
     from solvers import TabularMDP, loads_instance
-    from solvers.instances import CCMDPProblem, CMDPProblem
+    from solvers.bilevel_instance import BilevelInstance
+    from solvers.instances import CCMDPProblem, CMDPProblem, parse_json
     from solvers.poisoning import PoisoningInstance
 
     text = path.read_text(encoding="utf-8")
-    head = json.loads(text)
+    head = parse_json(text)
     kind = head.get("type") if isinstance(head, dict) else None
     if kind == "theorem_instance":
         return _solve_theorem_instance(path)
@@ -173,10 +173,19 @@ def solve_file(path: Path) -> dict[str, Any] | None:
         return _solve_ccmdp(obj)
     if isinstance(obj, PoisoningInstance):
         return _solve_poisoning(obj, head.get("cost", "l1"))
+    if isinstance(obj, BilevelInstance):
+        from .solve_bilevel import solve_bilevel
+
+        return solve_bilevel(obj)
     return None
 
 
 def print_solution(out: dict[str, Any]) -> None:
+    if out["type"] == "bilevel":
+        from .solve_bilevel import print_bilevel_summary
+
+        print_bilevel_summary(out)
+        return
     if out["type"] == "cmdp":
         _print_cmdp(out)
         return

@@ -4,6 +4,7 @@ Values everywhere are expected discounted sums E[sum_t gamma^t r_t], not
 scaled by 1 - gamma; occupancy measures are normalised to sum to 1.
 """
 
+from .bilevel_instance import BilevelInstance, decode_bilevel, encode_bilevel
 from .ccmdp import (
     AugmentedModel,
     augment_with_flag,
@@ -40,6 +41,13 @@ from .flipping_decomposition import (
     flipping_decomposition,
     one_state_mixture_probability,
 )
+from .four_rooms import (
+    FourRooms,
+    IncentiveCostReward,
+    SoftmaxIncentiveReward,
+    four_rooms,
+    incentive_ascent,
+)
 from .gridworld import GridWorld, gridworld
 from .gym_adapter import from_gymnasium
 from .hypergradient import (
@@ -52,6 +60,18 @@ from .hypergradient_sampling import sampled_hypergradient
 from .instances import dumps_instance, load_instance, loads_instance, register_instance_type
 from .kl_bandit import KLBandit, KLBanditResult, gibbs_policy, solve_kl_bandit
 from .leader_opt import projected_gradient_ascent
+from .markov_game import (
+    SoftmaxTableLeader,
+    StackelbergGame,
+    follower_mdp,
+    naive_direct_gradient,
+    sampled_stackelberg_hypergradient,
+    solve_follower,
+    stackelberg_hypergradient,
+    stackelberg_objective,
+    stackelberg_point,
+)
+from .markov_qre import QREGame, designer_hypergradient, qre_jacobian, solve_qre
 from .mdp import TabularMDP
 from .osil_bounds import pd_lower_bounds
 from .penalty import penalty
@@ -93,10 +113,12 @@ from .soft_dp import (
     soft_value_iteration,
 )
 from .time_to_solution import EmpiricalTime, GammaTime, GeometricTime, TimeToSolution
+from .toy4 import discrete_toy4, toy4_profile
 from .trajectory_dpo import identity_residual, population_dpo, soft_backward_induction
 
 __all__ = [
     "AugmentedModel",
+    "BilevelInstance",
     "BudgetTrajectory",
     "CCMDPResult",
     "CMDPResult",
@@ -107,9 +129,11 @@ __all__ = [
     "EmpiricalTime",
     "FixedKernel",
     "FlippingDecomposition",
+    "FourRooms",
     "GammaTime",
     "GeometricTime",
     "GridWorld",
+    "IncentiveCostReward",
     "KLBandit",
     "KLBanditResult",
     "LinearReward",
@@ -119,11 +143,15 @@ __all__ = [
     "PoisoningInstance",
     "PoisoningResult",
     "PolicyValues",
+    "QREGame",
     "SacpoEstimate",
     "SampleSize",
     "SimulationResult",
     "SoftResult",
+    "SoftmaxIncentiveReward",
     "SoftmaxKernel",
+    "SoftmaxTableLeader",
+    "StackelbergGame",
     "TabularMDP",
     "TanhReward",
     "TaskPopulation",
@@ -139,13 +167,19 @@ __all__ = [
     "boole_bound",
     "classify_regime",
     "concave_majorant",
+    "decode_bilevel",
+    "designer_hypergradient",
     "deterministic_policy",
+    "discrete_toy4",
     "dumps_instance",
+    "encode_bilevel",
     "episode_mixture_values",
     "evaluate",
     "exact_hypergradient",
     "finite_difference_hypergradient",
     "flipping_decomposition",
+    "follower_mdp",
+    "four_rooms",
     "from_gymnasium",
     "frontier_enumeration",
     "gibbs_policy",
@@ -156,6 +190,7 @@ __all__ = [
     "hull_pair",
     "hyper_objective",
     "identity_residual",
+    "incentive_ascent",
     "incentive_table",
     "iterate_budget",
     "j_det_milp",
@@ -166,6 +201,7 @@ __all__ = [
     "lognormal_population",
     "majorant_value",
     "min_cost_poisoning",
+    "naive_direct_gradient",
     "occupancy",
     "one_state_mixture_probability",
     "pass_probability",
@@ -176,6 +212,7 @@ __all__ = [
     "policy_kernel",
     "population_dpo",
     "projected_gradient_ascent",
+    "qre_jacobian",
     "random_mdp",
     "recalibrate_flip",
     "regime_exponent",
@@ -184,6 +221,7 @@ __all__ = [
     "sacpo_bounds",
     "sample_size",
     "sampled_hypergradient",
+    "sampled_stackelberg_hypergradient",
     "score_order_probability",
     "simulate",
     "soft_backward_induction",
@@ -192,9 +230,15 @@ __all__ = [
     "soft_value_iteration",
     "solve_ccmdp",
     "solve_cmdp",
+    "solve_follower",
     "solve_kl_bandit",
     "solve_mixture_lp",
+    "solve_qre",
+    "stackelberg_hypergradient",
+    "stackelberg_objective",
+    "stackelberg_point",
     "sweep_budgets",
+    "toy4_profile",
     "uniform_policy",
     "upper_hull",
     "value_iteration",

@@ -430,3 +430,10 @@ def _walk(x: Any, f: Callable[[Any], None]) -> None:
             _walk(v, f)
     else:
         f(x)
+
+
+def _register_bilevel() -> None:
+    from . import bilevel_instance  # noqa: F401  (registers "bilevel" when imported)
+
+
+_register_bilevel()

@@ -34,6 +34,8 @@ THEOREM_MODULES: tuple[str, ...] = (
     "theory.bilevel",
     "theory.bilevel_trajectory",
     "theory.bilevel_penalty",
+    "theory.bilevel_mc",
+    "theory.markov_game",
     "theory.poisoning",
 )
 
