@@ -73,14 +73,33 @@ def as_temperature(tau: object, field_name: str = "tau") -> float:
 
 
 def logsumexp_value(Q: np.ndarray, tau: float) -> np.ndarray:
-    r""":math:`V(s)=\tau\log\sum_a\exp(Q(s,a)/\tau)` along the last axis, max-shifted (stable)."""
+    r""":math:`V(s)=\tau\log\sum_a\exp(Q(s,a)/\tau)` along the last axis, max-shifted (stable).
+
+    Computed as :math:`m+\tau\log\sum_a\exp((Q(s,a)-m)/\tau)` with :math:`m=\max_aQ(s,a)`:
+    the exponents are :math:`\le0` and the maximiser contributes :math:`e^0=1`, so the sum
+    lies in :math:`[1,A]` and neither it nor its logarithm can overflow. For tiny ``tau`` a
+    quotient :math:`(Q-m)/\tau` below :math:`-1.8\cdot10^{308}` rounds to :math:`-\infty`,
+    whose exponential 0 is the correctly rounded term; that overflow is intended and
+    silenced (no RuntimeWarning). Soft values are value-to-go, not scaled by
+    :math:`1-\gamma`.
+    """
     m = Q.max(axis=-1)
-    return m + tau * np.log(np.exp((Q - m[..., None]) / tau).sum(axis=-1))
+    with np.errstate(over="ignore"):  # (Q - m) / tau <= 0 may round to -inf: exp gives 0
+        shifted = (Q - m[..., None]) / tau
+    return m + tau * np.log(np.exp(shifted).sum(axis=-1))
 
 
 def boltzmann_policy(Q: np.ndarray, tau: float) -> np.ndarray:
-    r""":math:`\pi(a|s)=\exp((Q(s,a)-V(s))/\tau)` along the last axis, rows summing to 1."""
-    z = np.exp((Q - Q.max(axis=-1, keepdims=True)) / tau)
+    r""":math:`\pi(a|s)=\exp((Q(s,a)-V(s))/\tau)` along the last axis, rows summing to 1.
+
+    Computed as :math:`z/\sum_az` with :math:`z=\exp((Q-\max_aQ)/\tau)\in[0,1]` and the
+    maximiser's :math:`z=1`, so the denominator is in :math:`[1,A]`. As in
+    :func:`logsumexp_value`, a quotient that overflows to :math:`-\infty` at tiny ``tau``
+    is intended (its probability is exactly 0) and raises no RuntimeWarning.
+    """
+    with np.errstate(over="ignore"):  # (Q - max) / tau <= 0 may round to -inf: exp gives 0
+        shifted = (Q - Q.max(axis=-1, keepdims=True)) / tau
+    z = np.exp(shifted)
     return z / z.sum(axis=-1, keepdims=True)
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "EPS",
     "ITERATIVE_RTOL",
     "LP_FEASIBILITY_TOL",
+    "PEEL_ZERO_RTOL",
     "PROB_SUM_TOL",
     "linear_solve_tol",
 ]
@@ -72,6 +73,14 @@ FLIP_RTOL: float = 4 * EPS
 #: 1e-11 covers that 100 times, and a policy accepted within it loses at most that much of
 #: the value scale, 100 times below the 1e-9 relative agreement with the LP that we test.
 FLIP_TIE_RTOL: float = 1e-11
+
+#: ``solvers.flipping_decomposition`` peeling: a coordinate of :math:`d-\omega d^{\pi_k}` at
+#: most this fraction of :math:`d(s,a)` is set to 0 (the pair leaves the support). The two
+#: terms carry the rounding of one occupancy solve each, ~1e-14 relative on the models we
+#: decompose, so genuine ties (a pair and every state reachable only through it vanish
+#: together) leave ~1e-14; 1e-9 is 1e5 above that, and a genuinely positive coordinate below
+#: it moves at most 1e-9 of the occupancy mass, which the measured residual still reports.
+PEEL_ZERO_RTOL: float = 1e-9
 
 
 def linear_solve_tol(n: int, scale: float, gamma: float) -> float:

@@ -8,6 +8,8 @@ E[sum_t gamma^t r_t] (not scaled by 1 - gamma). Examples follow the hypothesis p
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -106,13 +108,15 @@ def test_a_perturbed_value_violates_the_gamma_near_one_comparison():
 
 
 # -- tau close to 0 ------------------------------------------------------------------------
-# (Q - max) / tau overflows to -inf for tiny tau, and exp(-inf) = 0 is the intended value.
-@pytest.mark.filterwarnings("ignore:overflow encountered in divide:RuntimeWarning")
+# (Q - max) / tau overflows to -inf for tiny tau, and exp(-inf) = 0 is the intended value;
+# the solvers handle that overflow explicitly, so no RuntimeWarning may escape.
 @given(st.integers(0, 2**32 - 1), st.sampled_from([1e-3, 1e-8, 1e-50, 1e-300, 5e-324]))
 def test_log_sum_exp_at_tiny_tau_is_finite_and_tends_to_the_hard_max(seed, tau):
     Q = np.random.default_rng(seed).normal(scale=100.0, size=(5, 4))
-    V = logsumexp_value(Q, tau)
-    pi = boltzmann_policy(Q, tau)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any RuntimeWarning (overflow in divide) fails
+        V = logsumexp_value(Q, tau)
+        pi = boltzmann_policy(Q, tau)
     assert np.all(np.isfinite(V)) and np.all(np.isfinite(pi))
     # max <= tau * logsumexp(Q/tau) <= max + tau log A (exact inequality; rounding of the
     # shifted sum adds at most a few ulps of max |Q| <= ~500)
@@ -121,10 +125,32 @@ def test_log_sum_exp_at_tiny_tau_is_finite_and_tends_to_the_hard_max(seed, tau):
     assert np.all(V <= hard + tau * np.log(Q.shape[1]) + 4 * EPS * np.abs(hard))
     # continuous Q has no ties a.s.: the policy is the argmax one-hot once tau is below the gap
     gap = np.sort(Q, axis=1)[:, -1] - np.sort(Q, axis=1)[:, -2]
-    sharp = gap / tau > 800  # exp(-800) underflows to 0
+    sharp = gap > 800 * tau  # exp(-800) underflows to 0 (no gap / tau: it would overflow)
     onehot = np.eye(Q.shape[1])[Q.argmax(axis=1)]
     assert np.array_equal(pi[sharp], onehot[sharp])
     assert np.allclose(pi.sum(axis=1), 1.0, atol=4 * EPS)
+
+
+def test_soft_max_at_tiny_tau_is_exact_and_silent_where_the_bare_quotient_overflows():
+    # The bare quotient (Q - max) / tau overflows here (so the no-warning check above is
+    # exercised, not vacuous); the guarded functions must return the exact limits: every
+    # non-maximal term is exp(-inf) = 0, so the sum is exactly 1, log 1 = 0 and V = max Q
+    # bit for bit, and pi is exactly the argmax one-hot.
+    Q = np.array([[1.0, -2.0, 0.5], [3.0, 3.0 - 1e-12, -1e300]])
+    tau = 1e-300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning, match="overflow"):
+            _ = (Q - Q.max(axis=1, keepdims=True)) / tau
+        V = logsumexp_value(Q, tau)
+        pi = boltzmann_policy(Q, tau)
+    assert np.array_equal(V, Q.max(axis=1))
+    assert np.array_equal(pi, np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
+    # a tie stays a tie at any temperature: V = max + tau log 2 (rounds to max here) and
+    # the policy splits exactly in half
+    tie = np.array([[2.0, 2.0, -5.0]])
+    assert np.array_equal(boltzmann_policy(tie, tau), np.array([[0.5, 0.5, 0.0]]))
+    assert logsumexp_value(tie, tau)[0] == 2.0
 
 
 @given(st.integers(0, 2**32 - 1), st.sampled_from([1e-8, 1e-100, 1e-300]))

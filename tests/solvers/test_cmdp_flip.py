@@ -27,6 +27,8 @@ from hypothesis import strategies as st
 from solvers import (
     ModelError,
     TabularMDP,
+    cmdp_flip,
+    cmdp_flip_search,
     evaluate,
     per_step_flip,
     policy_iteration,
@@ -273,3 +275,16 @@ def test_flip_rejects_models_without_exactly_one_cost():
     with pytest.raises(ModelError) as exc:  # thresholds still validated first
         solve_cmdp(random_mdp(0, S=2, A=2, K=1), [1.0, 2.0], method="flip")
     assert exc.value.field == "thresholds"
+
+
+def test_a_chord_search_that_exhausts_its_step_cap_raises_instead_of_returning(monkeypatch):
+    # the cap lives in cmdp_flip_search (re-exported unchanged by cmdp_flip); a search that
+    # needs at least one chord step (lam* > 0) must raise when no step is allowed
+    assert cmdp_flip.FLIP_MAX_CHORD_STEPS is cmdp_flip_search.FLIP_MAX_CHORD_STEPS
+    m = random_mdp(3, S=3, A=2, K=1)
+    cmin, top = _cost_range(m)
+    b = np.array([0.5 * (cmin + top)])
+    assert solve_cmdp(m, b, method="flip").lam[0] > 0.01
+    monkeypatch.setattr(cmdp_flip_search, "FLIP_MAX_CHORD_STEPS", 0)
+    with pytest.raises(RuntimeError, match="chord search"):
+        solve_cmdp(m, b, method="flip")

@@ -15,16 +15,20 @@ its own solve, its values from the enumeration, and the result's own occupancy `
 from __future__ import annotations
 
 import dataclasses
+import importlib
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from solvers import ModelError, evaluate, occupancy, random_mdp
+from solvers import ModelError, evaluate, flipping_mixture, occupancy, random_mdp, tolerances
 from solvers.cmdp import solve_cmdp
 from solvers.enumeration import deterministic_policy_values
 from solvers.flipping_decomposition import flipping_decomposition
+
+# the module, not the function of the same name that ``solvers`` exports
+fd_module = importlib.import_module("solvers.flipping_decomposition")
 
 TOL = 1e-10
 
@@ -243,3 +247,14 @@ def test_policy_randomising_in_two_states_is_split_along_a_chain():
     assert len(dec.randomised_slots) == 2 and len(dec.weights) == 3
     assert dec.adjacent and dec.ok
     _check_against_enumeration(fake, dec)
+
+
+def test_the_mixture_classes_and_peel_tolerance_stay_importable_from_the_old_module():
+    # FlippingDecomposition / DecompositionCheck moved to flipping_mixture and PEEL_ZERO_RTOL
+    # to tolerances; the old import paths (docs/cmdp.md, solvers/__init__) must give the
+    # same objects, and the tolerance must be the documented 1e-9
+    for name in flipping_mixture.__all__:
+        assert name in fd_module.__all__
+        assert getattr(fd_module, name) is getattr(flipping_mixture, name), name
+    assert "PEEL_ZERO_RTOL" in tolerances.__all__
+    assert fd_module.PEEL_ZERO_RTOL == tolerances.PEEL_ZERO_RTOL == 1e-9

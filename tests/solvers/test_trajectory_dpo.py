@@ -7,12 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from solvers import ModelError, TabularMDP, random_mdp
-from solvers.trajectory_dpo import (
+from solvers import ModelError, TabularMDP, random_mdp, trajectory_dpo, trajectory_soft_optimum
+from solvers.trajectory_dpo import identity_residual, population_dpo, population_dpo_loss
+from solvers.trajectory_soft_optimum import (
     enumerate_trajectories,
-    identity_residual,
-    population_dpo,
-    population_dpo_loss,
     soft_backward_induction,
     trajectory_log_ratio,
 )
@@ -150,3 +148,13 @@ def test_bad_reference_policy_and_model_are_rejected():
     with pytest.raises(ModelError) as exc:
         identity_residual(random_mdp(0, 2, 2, gamma=0.9), np.full((2, 2), 0.5), 1.0)
     assert exc.value.field == "horizon"
+
+
+def test_the_soft_optimum_names_stay_importable_from_trajectory_dpo_as_the_same_objects():
+    # the split moved them to trajectory_soft_optimum; theory/, experiments/ and the docs
+    # import them from trajectory_dpo, which must re-export the very same objects
+    moved = set(trajectory_soft_optimum.__all__)
+    assert moved <= set(trajectory_dpo.__all__)
+    for name in moved:
+        assert getattr(trajectory_dpo, name) is getattr(trajectory_soft_optimum, name), name
+    assert not hasattr(trajectory_soft_optimum, "population_dpo")  # one concept per module
