@@ -99,7 +99,7 @@ def main() -> int:
         "method_message": res.message, "opt_direct": direct.cost,
         "opt": res.cost, "opt_cvxpy": cvx, "rel_diff": abs(res.cost - cvx) / max(1.0, res.cost),
         "lb": lb.value, "lb_dual_value": g, "baseline": float(np.abs(inst.shift).sum()),
-        "verify_ok": bool(check["ok"]), "gap": check["gap"],
+        "verify_ok": check.ok, "gap": check.gap,
         "all_lp_s": t_lp, "all_direct_s": t_direct, "all_cvxpy_s": t_cvx, "all_lb_s": t_lb,
     }
     fails = []

@@ -112,8 +112,9 @@ def _solve_poisoning(problem: Any, cost: str) -> dict[str, Any]:
     if res.status == "infeasible":
         check = res.verify(exact=problem.n_pairs <= 60)
         out["infeasibility"] = {"farkas": res.farkas.tolist(),
-                                "margin": float(check["farkas_margin"]),
-                                "certified": bool(check["ok"]), "exact": check["exact"]}
+                                "margin": float(check.farkas_margin),
+                                "certified": check.ok, "exact": check.exact,
+                                "message": check.message}
         return out
     lb = projection_lower_bound(problem, cost)
     ub = segment_upper_bound(problem, cost) if problem.theta_A is not None else None
@@ -130,11 +131,11 @@ def _solve_poisoning(problem: Any, cost: str) -> dict[str, Any]:
                 "upper_bound_best_on_segment": None if ub is None else ub.best,
                 "duals": {k: np.asarray(v).tolist() for k, v in res.duals.items()}})
     exact = cost == "l1" and problem.n_pairs <= 60
-    check = res.verify(exact=exact)
-    gap = check.get("exact_gap", check.get("gap"))
-    out["certificate"] = {"ok": bool(check["ok"]), "exact": bool(check["exact"]),
+    check = res.verify(exact=exact).to_json()  # NaN (no gap for l2/linf) becomes None
+    out["certificate"] = {"ok": check["ok"], "exact": check["exact"],
                           "primal_residual": check["primal_residual"],
-                          "gap": None if gap is None else float(gap)}
+                          "gap": check["exact_gap"] if exact else check["gap"],
+                          "message": check["message"]}
     return out
 
 

@@ -83,7 +83,12 @@ from .planning import (
     value_iteration,
 )
 from .planning_certificate import Certificate
-from .poisoning import PoisoningInstance, PoisoningResult, min_cost_poisoning
+from .poisoning import (
+    PoisoningCertificate,
+    PoisoningInstance,
+    PoisoningResult,
+    min_cost_poisoning,
+)
 from .policies import as_policy, deterministic_policy, greedy_policy, uniform_policy
 from .random_models import as_generator, random_mdp
 from .relative_budget import (
@@ -140,6 +145,7 @@ __all__ = [
     "MixtureLPResult",
     "ModelError",
     "PlanningResult",
+    "PoisoningCertificate",
     "PoisoningInstance",
     "PoisoningResult",
     "PolicyValues",

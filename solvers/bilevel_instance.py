@@ -79,8 +79,10 @@ class BilevelInstance:
         m = self.model
         S, A = m.r_F.value(self.x).shape
         k = m.kernel
-        kind = ("softmax" if isinstance(k, SoftmaxKernel) else
-                "fixed " + ("sparse" if sp.issparse(getattr(k, "P", None)) else "dense"))
+        if isinstance(k, SoftmaxKernel):
+            kind = "softmax"
+        else:
+            kind = "fixed " + ("sparse" if sp.issparse(k.value(self.x)) else "dense")
         return (f"BilevelInstance(S={S}, A={A}, n={m.n}, gamma_F={m.gamma_F}, "
                 f"gamma_U={m.gamma_U}, tau={m.tau}, kernel={kind}, x={self.x.tolist()})")
 
@@ -144,17 +146,19 @@ def _object(obj: Any, where: str) -> dict:
 
 def _need(obj: dict, key: str, prefix: str) -> Any:
     if key not in obj:
-        raise ModelError(f"{'bilevel' if not prefix else prefix} has no field '{key}'",
-                         field=f"{prefix}.{key}" if prefix else key)
+        field = f"{prefix}.{key}" if prefix else key
+        raise ModelError(f"{field}: missing, a required field of "
+                         f"{prefix or 'a bilevel instance'}", field=field)
     return obj[key]
 
 
 def _no_unknown(obj: dict, allowed: set | frozenset, prefix: str) -> None:
     extra = sorted(set(obj) - set(allowed))
     if extra:
-        raise ModelError(f"{prefix or 'bilevel'} has unknown field '{extra[0]}', expected "
-                         f"only {sorted(allowed)}",
-                         field=f"{prefix}.{extra[0]}" if prefix else extra[0])
+        name = extra[0] or "''"  # an empty key still needs a visible name
+        field = f"{prefix}.{name}" if prefix else name
+        raise ModelError(f"{field}: unknown field of {prefix or 'a bilevel instance'}, "
+                         f"expected only {sorted(allowed)}", field=field)
 
 
 def _bool_mask(value: Any, field: str, ndim: int) -> np.ndarray:

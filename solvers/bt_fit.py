@@ -99,14 +99,15 @@ def _hess(r: np.ndarray, Phi: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return (Phi * (counts * p * (1.0 - p))) @ Phi.T
 
 
-def bt_loss(r: np.ndarray, Phi: np.ndarray, theta: np.ndarray, m: int | np.ndarray = 1
-            ) -> float:
+def bt_loss(r: np.ndarray, Phi: np.ndarray, theta: np.ndarray, m: int | np.ndarray = 1, *,
+            check_range: bool = True) -> float:
     r"""Bradley-Terry negative log-likelihood in proportion form (notes §1.1, paper eq. 2).
 
     .. math:: L(r;\theta)=\sum_i m_i\big[\mathrm{softplus}(u_i)-\theta_iu_i\big],
               \quad u=\Phi^\top r,
 
     equal to :math:`-\sum_i m_i[\theta_i\log\sigma(u_i)+(1-\theta_i)\log\sigma(-u_i)]`.
+    The only Bradley-Terry loss of the package (the poisoning identities use it too).
 
     Parameters
     ----------
@@ -114,10 +115,18 @@ def bt_loss(r: np.ndarray, Phi: np.ndarray, theta: np.ndarray, m: int | np.ndarr
     Phi : (feat_dim, n_pairs) comparison features (chosen minus rejected)
     theta : (n_pairs,) proportions in [0, 1]
     m : int or (n_pairs,) annotations per pair
+    check_range : bool, keyword-only
+        ``False`` accepts any finite real ``theta`` (the formula is linear in theta): an LP's
+        :math:`\theta^\star=\theta_O+\zeta^\star` may leave [0, 1] by round-off, rDPO's
+        effective proportions leave it by design. Shape and finiteness are checked either way.
     """
     Phi = check_features(Phi)
-    return _loss(np.asarray(r, float), Phi, check_proportions(theta, Phi.shape[1]),
-                 as_counts(m, Phi.shape[1]))
+    n = Phi.shape[1]
+    theta = check_proportions(theta, n) if check_range else np.asarray(theta, dtype=float)
+    if theta.shape != (n,) or not np.all(np.isfinite(theta)):
+        raise ModelError(f"theta has shape {theta.shape} or non-finite entries, expected "
+                         f"finite numbers of shape ({n},)", field="theta")
+    return _loss(np.asarray(r, float), Phi, theta, as_counts(m, n))
 
 
 def bt_gradient(r: np.ndarray, Phi: np.ndarray, theta: np.ndarray, m: int | np.ndarray = 1

@@ -24,6 +24,11 @@ solved by HiGHS dual simplex (a vertex, with duals). Its Lagrangian dual is
 
 and *every* :math:`\lambda` gives the certified lower bound :math:`g(\lambda)\le OPT`.
 
+This module holds the solvers; the validated instance is in :mod:`solvers.poisoning_instance`,
+the result and its :class:`~solvers.poisoning_result.PoisoningCertificate` (returned by
+``PoisoningResult.verify``) in :mod:`solvers.poisoning_result`, both re-exported here. The
+Bradley-Terry loss is :func:`solvers.bt_fit.bt_loss`.
+
 References
 ----------
 Kusaka, Saito, Kudo, Tanabe, Wachi, Akimoto, "Cost-Minimized Label-Flipping Poisoning
@@ -32,8 +37,6 @@ Attack to LLM Alignment", arXiv 2511.09105 (AAAI 2026), Theorem 1 and the LP of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -41,275 +44,23 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from .errors import ModelError
-from .poisoning_exact import exact_certificate, exact_target
+from .poisoning_instance import PoisoningInstance, sigmoid
+from .poisoning_result import (
+    POISONING_EXACT_MAX_PAIRS,
+    PoisoningCertificate,
+    PoisoningResult,
+    dual_objective,
+)
 from .tolerances import LP_FEASIBILITY_TOL
-from .validation import describe, reject_bool_leaves
 
-__all__ = ["POISONING_EXACT_MAX_PAIRS", "PoisoningInstance", "PoisoningResult",
-           "bt_loss", "dual_objective", "min_cost_poisoning", "sigmoid"]
+# the instance and the result live in their own modules; they are re-exported here because
+# instance files, docs and callers import them from solvers.poisoning
+__all__ = ["COLGEN_MIN_PAIRS", "POISONING_EXACT_MAX_PAIRS", "PoisoningCertificate",
+           "PoisoningInstance", "PoisoningResult", "dual_objective", "min_cost_poisoning",
+           "sigmoid"]
 
-#: ``verify(exact=True)`` refuses instances with more pairs (rational elimination is O(N^3)).
-POISONING_EXACT_MAX_PAIRS: int = 200
-
-
-def sigmoid(t: np.ndarray) -> np.ndarray:
-    r"""Logistic function :math:`\sigma(t)=1/(1+e^{-t})`, evaluated without overflow."""
-    t = np.asarray(t, dtype=float)
-    return np.where(t >= 0, 1.0 / (1.0 + np.exp(-np.abs(t))),
-                    np.exp(-np.abs(t)) / (1.0 + np.exp(-np.abs(t))))
-
-
-def _array(x: Any, name: str, ndim: int) -> np.ndarray:
-    reject_bool_leaves(x, name)
-    try:
-        a = np.asarray(x)
-    except (ValueError, TypeError, RecursionError) as exc:  # ragged or too deep
-        raise ModelError(f"{name} cannot be read as an array ({exc}), expected real numbers",
-                         field=name) from None
-    if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.integer)
-                                   or np.issubdtype(a.dtype, np.floating)):
-        raise ModelError(f"{name} has dtype {a.dtype}, expected real numbers", field=name)
-    if a.ndim != ndim:
-        raise ModelError(f"{name} has shape {a.shape}, expected {ndim} dimension(s)", field=name)
-    a = a.astype(float)
-    bad = np.argwhere(~np.isfinite(a))
-    if bad.size:
-        idx = tuple(int(i) for i in bad[0])
-        raise ModelError(f"{name}[{', '.join(map(str, idx))}] = {a[idx]}, expected finite "
-                         "numbers", field=name)
-    return a
-
-
-def _proportions(x: Any, name: str, n_pairs: int) -> np.ndarray:
-    a = _array(x, name, 1)
-    if a.shape != (n_pairs,):
-        raise ModelError(f"{name} has shape {a.shape}, expected (n_pairs,) = ({n_pairs},)",
-                         field=name)
-    out = np.flatnonzero((a < 0) | (a > 1))
-    if out.size:
-        i = int(out[0])
-        raise ModelError(f"{name}[{i}] = {a[i]}, expected a proportion in [0, 1]", field=name)
-    return a
-
-
-@dataclass(frozen=True, eq=False)
-class PoisoningInstance:
-    r"""A label-flip poisoning instance (notes §1.1).
-
-    Parameters
-    ----------
-    Phi : array (feat_dim, n_pairs)
-        Comparison features, column :math:`\phi_i=\phi(x_i,y_i)-\phi(x_i,z_i)`.
-    theta_O : array (n_pairs,)
-        Benign preference proportions in [0, 1].
-    theta_A : array (n_pairs,), optional
-        Target proportions in [0, 1] (e.g. another attack's poisoned labels).
-    r_A : array (feat_dim,), optional
-        Target reward; then :math:`\theta_A=\sigma(\Phi^\top r_A)` (give exactly one of the two).
-    m : int
-        Annotations per pair (the grid :math:`\Theta_m=\{0,1/m,\dots,1\}`); flips = m |zeta|_1.
-    target_moment : array (feat_dim,), optional
-        The target :math:`b=\Phi\Delta` given directly (e.g. a gradient-matching target that
-        need not be reachable; then (P1) may be infeasible and ``theta_A`` is None).
-    """
-
-    Phi: np.ndarray
-    theta_O: np.ndarray
-    theta_A: np.ndarray | None = None
-    r_A: np.ndarray | None = None
-    m: int = 1
-    target_moment: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        Phi = _array(self.Phi, "Phi", 2)
-        feat_dim, n_pairs = Phi.shape
-        if feat_dim < 1 or n_pairs < 1:
-            raise ModelError(f"Phi has shape {Phi.shape}, expected (feat_dim >= 1, n_pairs >= 1)",
-                             field="Phi")
-        theta_O = _proportions(self.theta_O, "theta_O", n_pairs)
-        given = [k for k in ("theta_A", "r_A", "target_moment") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ModelError(f"got {given or 'none'}, expected exactly one of theta_A, r_A, "
-                             "target_moment", field="theta_A")
-        r_A = tm = theta_A = None
-        if self.target_moment is not None:
-            tm = _array(self.target_moment, "target_moment", 1)
-            if tm.shape != (feat_dim,):
-                raise ModelError(f"target_moment has shape {tm.shape}, expected (feat_dim,) = "
-                                 f"({feat_dim},)", field="target_moment")
-        elif self.r_A is not None:
-            r_A = _array(self.r_A, "r_A", 1)
-            if r_A.shape != (feat_dim,):
-                raise ModelError(f"r_A has shape {r_A.shape}, expected (feat_dim,) = "
-                                 f"({feat_dim},)", field="r_A")
-            with np.errstate(over="ignore", invalid="ignore"):
-                logits = Phi.T @ r_A
-            if np.isnan(logits).any():  # inf - inf: Phi and r_A too large for float64
-                i = int(np.flatnonzero(np.isnan(logits))[0])
-                raise ModelError(f"Phi[:, {i}] @ r_A is not a number (overflow), expected "
-                                 "Phi and r_A small enough that Phi^T r_A is finite or "
-                                 "+-inf", field="r_A")
-            theta_A = sigmoid(logits)
-        else:
-            theta_A = _proportions(self.theta_A, "theta_A", n_pairs)
-        if isinstance(self.m, bool) or not isinstance(self.m, (int, np.integer)) or self.m < 1:
-            raise ModelError(f"m = {describe(self.m)}, expected an integer >= 1 (annotations "
-                             "per pair)", field="m")
-        for name, val in (("Phi", Phi), ("theta_O", theta_O), ("theta_A", theta_A),
-                          ("r_A", r_A), ("target_moment", tm)):
-            if val is not None:
-                val.setflags(write=False)
-            object.__setattr__(self, name, val)
-        object.__setattr__(self, "m", int(self.m))
-
-    @property
-    def feat_dim(self) -> int:
-        """Number of features :math:`n_f`."""
-        return self.Phi.shape[0]
-
-    @property
-    def n_pairs(self) -> int:
-        """Number of comparison pairs :math:`N`."""
-        return self.Phi.shape[1]
-
-    @property
-    def shift(self) -> np.ndarray:
-        r""":math:`\Delta=\theta_A-\theta_O` (n_pairs,); :math:`\Phi^\dagger b` if target_moment."""
-        if self.theta_A is None:
-            return np.linalg.pinv(self.Phi) @ self.target_moment
-        return self.theta_A - self.theta_O
-
-    @property
-    def target(self) -> np.ndarray:
-        r"""Right-hand side :math:`b=\Phi\Delta` (feat_dim,)."""
-        if self.theta_A is None:
-            return self.target_moment
-        return self.Phi @ self.shift
-
-
-def bt_loss(r: np.ndarray, Phi: np.ndarray, theta: np.ndarray, counts: np.ndarray | float = 1.0
-            ) -> float:
-    r"""Bradley-Terry negative log-likelihood in proportion form (notes §1.1).
-
-    .. math:: L(r;\theta)=\sum_i m_i\big[-\log\sigma(-u_i)\big]-\sum_i m_i\theta_iu_i,
-              \quad u=\Phi^\top r,
-
-    equal to :math:`-\sum_i m_i[\theta_i\log\sigma(u_i)+(1-\theta_i)\log\sigma(-u_i)]`.
-    """
-    u = np.asarray(Phi, float).T @ np.asarray(r, float)
-    w = np.broadcast_to(np.asarray(counts, float), u.shape)
-    return float(np.sum(w * np.logaddexp(0.0, u)) - np.sum(w * np.asarray(theta) * u))
-
-
-def dual_objective(instance: PoisoningInstance, lam: np.ndarray) -> float:
-    r"""The :math:`\ell_1` LP dual :math:`g(\lambda)` (module docstring); a lower bound on OPT.
-
-    Weak duality holds for every :math:`\lambda\in\mathbb R^{n_f}`: the box multipliers
-    :math:`(\pm\phi_i^\top\lambda-1)_+` are chosen optimally, so no feasibility is needed.
-    """
-    s = instance.Phi.T @ np.asarray(lam, float)
-    th = instance.theta_O
-    return float(instance.target @ lam - np.sum((1 - th) * np.maximum(s - 1, 0))
-                 - np.sum(th * np.maximum(-s - 1, 0)))
-
-
-@dataclass(frozen=True, eq=False)
-class PoisoningResult:
-    r"""Result of :func:`min_cost_poisoning`.
-
-    Attributes
-    ----------
-    status : {"optimal", "infeasible"}
-    norm : {"l1", "l2", "linf"}
-    cost : float
-        :math:`\|\zeta^\star\|` (NaN when infeasible).
-    zeta, theta_star : arrays (n_pairs,) or None
-    flips : float
-        :math:`m\|\zeta^\star\|_1` (number of flipped annotations before rounding).
-    duals : dict
-        l1: ``lam`` (feat_dim,) for the equality, ``upper_u``, ``upper_v`` (n_pairs,) >= 0
-        for the upper bounds of u and v; l2/linf: ``lam`` from cvxpy.
-    farkas : array (feat_dim,) or None
-        When infeasible: :math:`y` with :math:`y^\top b>\max_{\theta\in[0,1]^N}y^\top\Phi
-        (\theta-\theta_O)`, proof that no proportion vector reaches the target.
-    no_saving_possible : bool
-        :math:`\Pi_\Phi=I` (rank Phi = n_pairs, e.g. feat_dim >= n_pairs): the only feasible
-        point is :math:`\zeta=\Delta`, so post-processing cannot save anything.
-    """
-
-    instance: PoisoningInstance
-    status: str
-    norm: str
-    cost: float
-    zeta: np.ndarray | None
-    theta_star: np.ndarray | None
-    flips: float
-    duals: dict
-    farkas: np.ndarray | None = None
-    no_saving_possible: bool = False
-    message: str = ""
-
-    def verify(self, exact: bool = False) -> dict[str, Any]:
-        r"""Recompute residuals independently of the solver.
-
-        Returns a dict with ``primal_residual`` (:math:`\|\Phi\zeta-b\|_\infty` plus box
-        violation), ``dual_residual`` (negative upper multipliers, reduced-cost violation),
-        ``lower_bound`` = :math:`g(\lambda)`, ``gap`` = cost - lower_bound, and ``ok``.
-        With ``exact=True`` (l1, n_pairs <= POISONING_EXACT_MAX_PAIRS) the vertex is rebuilt
-        from its active set and the dual from complementary slackness in ``Fraction``
-        arithmetic; ``ok`` then means exact feasibility and an exact gap of 0 (see
-        :func:`solvers.poisoning_exact.exact_certificate`).
-        For an infeasible result the Farkas inequality is re-checked.
-        """
-        inst = self.instance
-        scale = max(1.0, float(np.abs(inst.Phi).max()))
-        # HiGHS meets its tolerances (1e-9) on the scaled LP; unscaling by max|Phi| and summing
-        # n_pairs rounding errors of random sign (~sqrt(n_pairs)) can lose that much, with a
-        # 100x margin. Tampered solutions in the tests miss by 1e-3 or more.
-        tol = 100 * LP_FEASIBILITY_TOL * scale * inst.n_pairs ** 0.5
-        if self.status == "infeasible":
-            y = self.farkas
-            s = inst.Phi.T @ y
-            reach = float(np.sum(np.maximum(s, 0) * (1 - inst.theta_O))
-                          + np.sum(np.maximum(-s, 0) * inst.theta_O))
-            margin = float(inst.target @ y) - reach
-            if exact:
-                yq = [Fraction(float(v)) for v in y]
-                sq = [sum((Fraction(float(inst.Phi[k, i])) * yq[k]
-                           for k in range(inst.feat_dim)), Fraction(0))
-                      for i in range(inst.n_pairs)]
-                bq = exact_target(inst)
-                reachq = sum((max(s_, 0) * (1 - Fraction(float(inst.theta_O[i])))
-                              + max(-s_, 0) * Fraction(float(inst.theta_O[i]))
-                              for i, s_ in enumerate(sq)), Fraction(0))
-                margin_q = sum((a * b for a, b in zip(bq, yq, strict=True)), Fraction(0)) - reachq
-                return {"farkas_margin": margin_q, "ok": margin_q > 0, "exact": True}
-            return {"farkas_margin": margin, "ok": margin > tol, "exact": False}
-        zeta = self.zeta
-        eq = float(np.abs(inst.Phi @ zeta - inst.target).max())
-        box = float(max(np.max(-inst.theta_O - zeta), np.max(zeta - (1 - inst.theta_O)), 0.0))
-        out: dict[str, Any] = {"primal_residual": eq + box, "exact": False}
-        if self.norm != "l1":
-            if exact:
-                raise ValueError(f"exact verification is for the l1 LP, not {self.norm}")
-            out["ok"] = eq + box <= tol
-            return out
-        lam = self.duals["lam"]
-        s = inst.Phi.T @ lam
-        au, av = self.duals["upper_u"], self.duals["upper_v"]
-        # reduced costs of u and v: 1 - s + au >= 0 and 1 + s + av >= 0, multipliers >= 0
-        dres = float(max(0.0, -au.min(), -av.min(), (s - 1 - au).max(), (-s - 1 - av).max()))
-        lb = dual_objective(inst, lam)
-        cost = float(np.abs(zeta).sum())
-        out.update(dual_residual=dres, lower_bound=lb, gap=cost - lb,
-                   ok=bool(eq + box <= tol and dres <= tol and abs(cost - lb) <= tol))
-        if exact:
-            if inst.n_pairs > POISONING_EXACT_MAX_PAIRS:
-                raise ValueError(f"exact verification supports n_pairs <= "
-                                 f"{POISONING_EXACT_MAX_PAIRS}, got {inst.n_pairs}")
-            out.update(exact_certificate(inst, zeta, lam))
-            out["exact"] = True
-        return out
+#: ``method="auto"`` switches to column generation from this many pairs.
+COLGEN_MIN_PAIRS: int = 5000
 
 
 def min_cost_poisoning(instance: PoisoningInstance, norm: str = "l1", method: str = "auto"
@@ -372,10 +123,6 @@ def min_cost_poisoning(instance: PoisoningInstance, norm: str = "l1", method: st
     cost = float(np.abs(zeta).sum())
     return PoisoningResult(instance, "optimal", "l1", cost, zeta, instance.theta_O + zeta,
                            instance.m * cost, duals, no_saving_possible=no_saving, message=msg)
-
-
-#: ``method="auto"`` switches to column generation from this many pairs.
-COLGEN_MIN_PAIRS: int = 5000
 
 
 def _highs_l1(Phi: np.ndarray, th: np.ndarray, target: np.ndarray) -> Any:

@@ -10,15 +10,16 @@ their (exact) gap.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from .poisoning import PoisoningInstance
+    from .poisoning_instance import PoisoningInstance
 
-__all__ = ["exact_certificate", "exact_target"]
+__all__ = ["ExactVertexCheck", "exact_certificate", "exact_farkas_margin", "exact_target"]
 
 #: Distance below which a float coordinate is classified as sitting on a face / being tight.
 _CLASSIFY_TOL = 1e-7
@@ -53,6 +54,39 @@ def _rational_solve(rows: list[list[Fraction]], rhs: list[Fraction], default: li
     return x
 
 
+@dataclass(frozen=True, eq=False)
+class ExactVertexCheck:
+    r"""The l1 vertex and its dual rebuilt in ``Fraction`` arithmetic (:func:`exact_certificate`).
+
+    Attributes
+    ----------
+    ok : bool
+        ``feasible``, ``gap == 0`` exactly and ``deviation <= _CLASSIFY_TOL``.
+    feasible : bool
+        The rebuilt :math:`\zeta` satisfies :math:`\Phi\zeta=b` (by construction) and the box
+        :math:`-\theta_O\le\zeta\le1-\theta_O` exactly.
+    cost, lower_bound, gap : Fraction or None
+        :math:`\|\zeta\|_1`, the dual value :math:`g(\lambda)` and their difference, exact;
+        None when the active set gives an inconsistent system.
+    deviation : float
+        :math:`\max_i|\zeta^{exact}_i-\zeta_i|` against the reported float vertex.
+    zeta, lam : lists of Fraction or None
+        The rebuilt vertex and dual.
+    reason : str
+        Why the check could not be carried out ("" otherwise).
+    """
+
+    ok: bool
+    feasible: bool
+    cost: Fraction | None
+    lower_bound: Fraction | None
+    gap: Fraction | None
+    deviation: float
+    zeta: list[Fraction] | None
+    lam: list[Fraction] | None
+    reason: str = ""
+
+
 def exact_target(inst: PoisoningInstance) -> list[Fraction]:
     r""":math:`b=\Phi(\theta_A-\theta_O)` (or the target_moment) in exact rationals."""
     F = Fraction
@@ -64,7 +98,7 @@ def exact_target(inst: PoisoningInstance) -> list[Fraction]:
 
 
 def exact_certificate(inst: PoisoningInstance, zeta: np.ndarray, lam: np.ndarray
-                       ) -> dict[str, Any]:
+                      ) -> ExactVertexCheck:
     r"""Rebuild the l1 vertex and its dual in ``Fraction`` arithmetic and check them exactly.
 
     The data are the exact rationals of the stored float64 values. Coordinates within
@@ -94,8 +128,8 @@ def exact_certificate(inst: PoisoningInstance, zeta: np.ndarray, lam: np.ndarray
     xf = _rational_solve([[Phi[k][i] for i in free] for k in range(fd)], rhs,
                          [F(float(zeta[i])) for i in free])
     if xf is None:
-        return {"exact_feasible": False, "exact_gap": None, "ok": False,
-                "reason": "active set of the float vertex gives an inconsistent system"}
+        return ExactVertexCheck(False, False, None, None, None, float("nan"), None, None,
+                                "active set of the float vertex gives an inconsistent system")
     for i, v in zip(free, xf, strict=True):
         zq[i] = v
     feasible = all(-thO[i] <= zq[i] <= 1 - thO[i] for i in range(n))
@@ -113,7 +147,21 @@ def exact_certificate(inst: PoisoningInstance, zeta: np.ndarray, lam: np.ndarray
                 for i in range(n)), F(0)))
     # the rebuilt vertex must be the reported one (up to HiGHS's rounding), not a repair of it
     deviation = max(abs(float(zq[i]) - float(zeta[i])) for i in range(n))
-    return {"exact_feasible": feasible, "exact_cost": cost, "exact_lower_bound": g,
-            "exact_gap": cost - g, "deviation": deviation,
-            "ok": bool(feasible and cost == g and deviation <= _CLASSIFY_TOL),
-            "exact_zeta": zq, "exact_lam": lq}
+    return ExactVertexCheck(bool(feasible and cost == g and deviation <= _CLASSIFY_TOL),
+                            feasible, cost, g, cost - g, deviation, zq, lq)
+
+
+def exact_farkas_margin(inst: PoisoningInstance, y: np.ndarray) -> Fraction:
+    r"""Exact :math:`b^\top y-\sum_i[(1-\theta_{O,i})(\phi_i^\top y)_++\theta_{O,i}
+    (-\phi_i^\top y)_+]`: positive iff :math:`y` separates :math:`b` from
+    :math:`\Phi([0,1]^N-\theta_O)`, i.e. proves that (P1) is infeasible.
+
+    Computed in ``Fraction`` on the exact rationals of the stored floats.
+    """
+    F = Fraction
+    yq = [F(float(v)) for v in y]
+    sq = [sum((F(float(inst.Phi[k, i])) * yq[k] for k in range(inst.feat_dim)), F(0))
+          for i in range(inst.n_pairs)]
+    reach = sum((max(s, 0) * (1 - F(float(inst.theta_O[i])))
+                 + max(-s, 0) * F(float(inst.theta_O[i])) for i, s in enumerate(sq)), F(0))
+    return sum((a * b for a, b in zip(exact_target(inst), yq, strict=True)), F(0)) - reach

@@ -109,6 +109,7 @@ VALID_OBJECTS: dict[str, Any] = {
                           "h_unsafe", 0.5),
     "poisoning": PoisoningInstance(np.array([[1.0, -1.0, 0.5]]), np.array([0.2, 0.5, 0.9]),
                                    theta_A=np.array([0.3, 0.5, 0.7]), m=2),
+    "bilevel": instances_mod.load_instance(REPO / "examples" / "bilevel_small.json"),
 }
 
 
@@ -355,7 +356,9 @@ def test_load_counterexample_rejects_bad_instance_payloads_with_model_error(tmp_
 
 
 # -- loading never executes code -----------------------------------------------------------
-LOADER_SOURCES = [REPO / "solvers" / "instances.py", REPO / "theory" / "falsify.py"]
+LOADER_SOURCES = [REPO / "solvers" / name for name in (
+    "instances.py", "instances_codec.py", "instances_problems.py", "bilevel_instance.py")]
+LOADER_SOURCES.append(REPO / "theory" / "falsify.py")
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__", "loads", "load", "import_module",
                    "literal_eval", "getattr"}
 FORBIDDEN_MODULES = {"pickle", "cPickle", "dill", "marshal", "shelve", "yaml", "jsonpickle",

@@ -18,7 +18,8 @@ import numpy as np
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from solvers.poisoning import PoisoningInstance, bt_loss, min_cost_poisoning, sigmoid
+from solvers.bt_fit import bt_loss
+from solvers.poisoning import PoisoningInstance, min_cost_poisoning, sigmoid
 from solvers.poisoning_bounds import (
     knapsack_single_constraint,
     projected_shift,
@@ -138,7 +139,9 @@ def _check_loss(inst: Instance) -> Evidence:
     p = _inst(inst)
     res = _lp(p)
     r = inst["r"]
-    l_star = bt_loss(r, p.Phi, res.theta_star, p.m)
+    # theta_star = theta_O + zeta may leave [0, 1] by the LP's round-off; the loss is linear in
+    # theta, so evaluate it there as it is rather than clipping (which would move Phi theta_star)
+    l_star = bt_loss(r, p.Phi, res.theta_star, p.m, check_range=False)
     l_A = bt_loss(r, p.Phi, p.theta_A, p.m)
     # |L1 - L2| = m |zeta_res^T Phi^T r| with Phi zeta residual <= LP tol, plus float rounding
     # of the two sums (n_pairs terms of size m (|u| + log 2)).

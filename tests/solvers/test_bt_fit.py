@@ -87,3 +87,20 @@ def test_bad_input_raises_model_error_naming_the_field(field, kwargs):
     with pytest.raises(ModelError) as info:
         fit_reward(args["Phi"], args["theta"], args["m"], args["ridge"])
     assert info.value.field == field
+
+
+def test_bt_loss_checks_the_range_unless_told_theta_is_any_real():
+    Phi, theta, r = _data(5)
+    bad = theta.copy()
+    bad[2], bad[5] = 1 + 1e-12, -0.25      # LP round-off; an rDPO effective proportion
+    with pytest.raises(ModelError) as err:
+        bt_loss(r, Phi, bad, 2)
+    assert err.value.field == "theta"
+    # the proportion form is linear in theta: compare with the formula written out
+    u = Phi.T @ r
+    direct = 2 * np.sum(np.log1p(np.exp(u)) - bad * u)
+    assert bt_loss(r, Phi, bad, 2, check_range=False) == pytest.approx(direct, rel=1e-12)
+    for wrong in (np.append(theta, 0.5), np.where(np.arange(8) == 0, np.nan, theta)):
+        with pytest.raises(ModelError) as err:
+            bt_loss(r, Phi, wrong, 2, check_range=False)
+        assert err.value.field == "theta"

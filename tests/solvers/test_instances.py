@@ -160,3 +160,35 @@ def test_malformed_poisoning_files_name_the_field(mutate, field):
     with pytest.raises(ModelError) as err:
         loads_instance(_poisoning_file(**mutate))
     assert err.value.field == field
+
+
+# -- the split modules: one registry, the same names everywhere ---------------------------------
+def test_split_modules_share_one_registry_and_reexport_the_same_objects():
+    import solvers
+    import solvers.instances as files
+    import solvers.instances_codec as codec
+    import solvers.instances_problems as problems
+    from solvers.poisoning import PoisoningInstance as FromPoisoning
+    from solvers.poisoning_instance import PoisoningInstance
+
+    assert files.CMDPProblem is problems.CMDPProblem and files.CCMDPProblem is problems.CCMDPProblem
+    assert files.register_instance_type is codec.register_instance_type
+    assert files.decode_value is codec.decode_value
+    assert solvers.loads_instance is files.loads_instance
+    assert FromPoisoning is PoisoningInstance is solvers.PoisoningInstance
+    # every type, bilevel included (registered last, after solvers.instances is complete)
+    assert set(codec.instance_types()) >= {"mdp", "cmdp", "ccmdp", "poisoning", "bilevel"}
+    # a type registered through the codec is seen by the file loader (a single registry)
+    assert files.instance_types() == codec.instance_types()
+
+
+def test_field_of_names_the_missing_field_or_the_non_object():
+    from solvers.instances_codec import field_of
+
+    assert field_of({"a": 1}, "a", "x") == 1
+    with pytest.raises(ModelError) as err:
+        field_of({"a": 1}, "b", "x")
+    assert err.value.field == "b"
+    with pytest.raises(ModelError) as err:
+        field_of([1], "a", "x")
+    assert err.value.field == "x"

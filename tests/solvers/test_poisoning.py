@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from fractions import Fraction
 
 import cvxpy as cp
@@ -11,11 +13,12 @@ import pytest
 from hypothesis import given
 from scipy.optimize import linprog
 
+from solvers.bt_fit import bt_loss
 from solvers.errors import ModelError
 from solvers.poisoning import (
+    PoisoningCertificate,
     PoisoningInstance,
     PoisoningResult,
-    bt_loss,
     dual_objective,
     min_cost_poisoning,
     sigmoid,
@@ -85,10 +88,15 @@ def test_l1_vertex_is_certified_in_floats_and_exactly_in_rationals(d):
     res = min_cost_poisoning(_inst(d))
     assert res.status == "optimal"
     v = res.verify()
-    assert v["ok"], v
+    assert isinstance(v, PoisoningCertificate) and v.ok and not v.exact, v.message
+    assert v.primal_residual <= v.tolerance and v.dual_residual <= v.tolerance
+    assert abs(v.gap) <= v.tolerance and v.lower_bound == dual_objective(res.instance,
+                                                                          res.duals["lam"])
     ex = res.verify(exact=True)
-    assert ex["ok"] and ex["exact_gap"] == 0 and ex["exact_feasible"], ex.get("reason")
-    assert float(ex["exact_cost"]) == pytest.approx(res.cost, abs=1e-9)
+    ev = ex.exact_vertex
+    assert ex.ok and ex.exact and ev.gap == 0 and ev.feasible, ex.message
+    assert isinstance(ev.gap, Fraction) and ex.certified_gap == 0
+    assert float(ev.cost) == pytest.approx(res.cost, abs=1e-9)
 
 
 @given(poisoning_instances())
@@ -105,17 +113,31 @@ def test_l1_optimum_matches_an_independent_cvxpy_solve(d):
 
 def test_a_perturbed_solution_or_dual_fails_verification():
     res = min_cost_poisoning(_instance(4))
-    assert res.verify()["ok"] and res.verify(exact=True)["ok"]
+    assert res.verify().ok and res.verify(exact=True).ok
     z = res.zeta.copy()
     z[np.argmax(np.abs(z))] *= 0.9
     bad = PoisoningResult(res.instance, "optimal", "l1", float(np.abs(z).sum()), z,
                           res.instance.theta_O + z, res.flips, res.duals)
-    assert not bad.verify()["ok"]
-    assert not bad.verify(exact=True)["ok"]
+    assert not bad.verify().ok and "FAILED" in bad.verify().message
+    assert not bad.verify(exact=True).ok and "FAILED" in bad.verify(exact=True).message
     duals = dict(res.duals, lam=res.duals["lam"] * 0.5)
     bad_dual = PoisoningResult(res.instance, "optimal", "l1", res.cost, res.zeta,
                                res.theta_star, res.flips, duals)
-    assert bad_dual.verify()["gap"] > 1e-3 and not bad_dual.verify()["ok"]
+    assert bad_dual.verify().gap > 1e-3 and not bad_dual.verify().ok
+
+
+def test_certificate_is_frozen_and_serialises_to_json():
+    res = min_cost_poisoning(_instance(4))
+    ex = res.verify(exact=True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ex.ok = False
+    d = json.loads(json.dumps(ex.to_json()))
+    assert d["ok"] and d["exact"] and d["exact_gap"] == 0.0 and d["farkas_margin"] is None
+    assert d["exact_feasible"] and d["deviation"] <= 1e-7
+    # the float dual value equals the float cost to the verification tolerance
+    assert d["lower_bound"] == pytest.approx(res.cost, abs=d["tolerance"])
+    plain = res.verify().to_json()
+    assert "exact_gap" not in plain and plain["ok"] and not plain["exact"]
 
 
 def test_dual_objective_is_a_lower_bound_for_every_lambda():
@@ -139,9 +161,18 @@ def test_unreachable_target_is_infeasible_with_a_farkas_certificate():
     inst = PoisoningInstance(Phi, np.zeros(3), target_moment=np.array([3.5, 0.0]))
     res = min_cost_poisoning(inst)
     assert res.status == "infeasible" and res.zeta is None
-    assert res.verify()["ok"]
+    cert = res.verify()
+    assert cert.ok and cert.status == "infeasible" and cert.farkas_margin > cert.tolerance
+    assert np.isnan(cert.primal_residual) and np.isnan(cert.gap)
     ex = res.verify(exact=True)
-    assert ex["ok"] and ex["farkas_margin"] > 0 and isinstance(ex["farkas_margin"], Fraction)
+    assert ex.ok and ex.exact and ex.farkas_margin > 0 and isinstance(ex.farkas_margin, Fraction)
+    # the margin by hand: y = (1, 0) gives b^T y = 3.5 and max_theta y^T Phi theta = 3
+    y = np.array([1.0, 0.0])
+    far = dataclasses.replace(res, farkas=y).verify(exact=True)
+    assert far.ok and far.farkas_margin == Fraction(1, 2)
+    # a vector that does not separate (y = (0, 1): margin 0 - 1) is not a certificate
+    assert not dataclasses.replace(res, farkas=np.array([0.0, 1.0])).verify().ok
+    assert not dataclasses.replace(res, farkas=np.array([0.0, 1.0])).verify(exact=True).ok
     # a reachable moment (3 = all labels flipped) is feasible
     ok = min_cost_poisoning(PoisoningInstance(Phi, np.zeros(3),
                                               target_moment=np.array([3.0, 0.0])))
@@ -162,7 +193,8 @@ def test_feat_dim_at_least_n_pairs_means_no_saving():
 def test_conic_norms_are_feasible_and_not_above_the_shift(norm):
     inst = _instance(8)
     res = min_cost_poisoning(inst, norm)
-    assert res.status == "optimal" and res.verify()["ok"]
+    cert = res.verify()
+    assert res.status == "optimal" and cert.ok and cert.norm == norm and np.isnan(cert.gap)
     ordn = 2 if norm == "l2" else np.inf
     assert res.cost <= np.linalg.norm(inst.shift, ordn) + 1e-7
     assert projection_lower_bound(inst, norm).value <= res.cost + 1e-6
@@ -239,7 +271,7 @@ def test_column_generation_matches_the_full_lp_and_certifies_on_the_full_problem
     assert "column generation" not in direct.message
     assert auto.cost == pytest.approx(direct.cost, rel=1e-9)
     check = auto.verify()  # residuals over all n pairs, not only the working set
-    assert check["ok"] and check["dual_residual"] <= 1e-9
+    assert check.ok and check.dual_residual <= 1e-9
     # a vertex: at most rank(Phi) = 8 coordinates strictly inside the box
     z = auto.zeta
     assert np.sum((np.abs(z) > 1e-7) & (np.abs(z + 1) > 1e-7)) <= 8
@@ -255,4 +287,4 @@ def test_column_generation_needs_a_target_vector_and_methods_are_checked():
     small = _instance(13, hard=True)
     a = min_cost_poisoning(small, method="colgen")
     assert a.cost == pytest.approx(min_cost_poisoning(small, method="direct").cost, abs=1e-9)
-    assert a.verify(exact=True)["ok"]
+    assert a.verify(exact=True).ok
