@@ -21,6 +21,10 @@ Why these certify optimality: for any feasible policy with occupancy :math:`d'`,
 +\langle d',\bar r\rangle/(1-\gamma)\le\mu_0^\top v+\lambda^\top b`, so the dual
 objective bounds :math:`V^\star(b)` and the gap bounds the sub-optimality of ``d``.
 
+Float verification multiplies by the model's CSR kernel (S*A, S) only (never a dense
+(S, A, S) array), so it needs O(nnz(P) + S*A) memory and runs at S = 1e5, A = 10;
+``exact=True`` uses dense Fraction arrays and is limited to small models.
+
 An infeasible result is verified by recomputing
 :math:`\min_\pi\sum_kw_kV_{c_k}(\pi)` by policy iteration and checking that it
 exceeds :math:`w^\top b` by more than its error bound.
@@ -116,17 +120,23 @@ def verify_cmdp(result: CMDPResult, exact: bool = False) -> CMDPCertificate:
 
 
 def _residuals(result: CMDPResult, exact: bool) -> dict[str, float]:
-    """Residuals of d, v, lam against the model, in float or Fraction arithmetic."""
+    """Residuals of d, v, lam against the model, in float or Fraction arithmetic.
+
+    Float: every product with P goes through the model's CSR kernel (S*A, S)
+    (:attr:`~solvers.mdp.TabularMDP.transition_matrix`), so memory is O(nnz(P) + S*A)
+    and a sparse model is never densified. Exact: P as a dense (S, A, S) array of
+    Fractions (small models only, :data:`CMDP_EXACT_MAX_SA`).
+    """
     mdp = result.mdp
-    K = mdp.K
+    K, S, A = mdp.K, mdp.S, mdp.A
     if exact:
         conv = fraction_array
-        P = conv(mdp.dense_P())
+        kernel = _DenseKernel(conv(mdp.dense_P()))
         g = Fraction(mdp.gamma)
     else:
         def conv(a):
             return np.asarray(a, dtype=float)
-        P = mdp.dense_P()
+        kernel = _SparseKernel(mdp.transition_matrix, S, A)
         g = mdp.gamma
     r, c, mu0 = conv(mdp.r), conv(mdp.costs), conv(mdp.mu0)
     b, lam, d, v = conv(result.thresholds), conv(result.lam), conv(result.d), conv(result.v)
@@ -135,27 +145,26 @@ def _residuals(result: CMDPResult, exact: bool) -> dict[str, float]:
         lam_c = lam_c + lam[k] * c[k]
     if mdp.finite_horizon:
         H = mdp.horizon
-        inflow = [mu0] + [np.tensordot(d[t], P, axes=([0, 1], [0, 1])) for t in range(H - 1)]
+        inflow = [mu0] + [kernel.inflow(d[t]) for t in range(H - 1)]
         flow = max(_amax(d[t].sum(axis=1) - inflow[t]) for t in range(H))
         v_next = [v[t + 1] for t in range(H - 1)] + [mu0 * 0]
-        rc = np.array([r - lam_c + np.tensordot(P, v_next[t], axes=([2], [0])) - v[t][:, None]
+        rc = np.array([r - lam_c + kernel.expect(v_next[t]) - v[t][:, None]
                        for t in range(H)], dtype=object if exact else float)
         primal, costs = (d * r).sum(), np.array([(d * c[k]).sum() for k in range(K)])
         dual_obj = (mu0 * v[0]).sum() + (lam * b).sum()
         cs_primal = _amax(d * rc)
     else:
-        inflow = np.tensordot(d, P, axes=([0, 1], [0, 1]))
-        flow = _amax(d.sum(axis=1) - (1 - g) * mu0 - g * inflow)
-        rc = r - lam_c + g * np.tensordot(P, v, axes=([2], [0])) - v[:, None]
+        flow = _amax(d.sum(axis=1) - (1 - g) * mu0 - g * kernel.inflow(d))
+        rc = r - lam_c + g * kernel.expect(v) - v[:, None]
         primal = (d * r).sum() / (1 - g)
         costs = np.array([(d * c[k]).sum() / (1 - g) for k in range(K)])
         dual_obj = (mu0 * v).sum() + (lam * b).sum()
         cs_primal = _amax(d * rc) / (1 - g)
     return {
         "flow_residual": float(flow),
-        "negativity": float(max(0, -min(d.ravel()))),
+        "negativity": float(max(0, -_min(d))),
         "constraint_violation": float(max(0, max(costs - b))),
-        "dual_infeasibility": float(max(0, max(rc.ravel()))),
+        "dual_infeasibility": float(max(0, _max(rc))),
         "lam_negativity": float(max(0, -min(lam))),
         "duality_gap": float(abs(primal - dual_obj)),
         "complementary_slackness": float(max(cs_primal, _amax(lam * (b - costs)))),
@@ -164,7 +173,48 @@ def _residuals(result: CMDPResult, exact: bool) -> dict[str, float]:
     }
 
 
+class _SparseKernel:
+    r"""Products with the CSR kernel M (S*A, S), row ``s*A + a``, in float arithmetic.
+
+    ``expect(v)[s, a]`` :math:`=\sum_{s'}P(s'|s,a)v(s')` (``M @ v``) and
+    ``inflow(d)[s']`` :math:`=\sum_{s,a}P(s'|s,a)d(s,a)` (``M.T @ d``).
+    """
+
+    def __init__(self, M, S: int, A: int) -> None:
+        self.M, self.S, self.A = M, S, A
+
+    def expect(self, v: np.ndarray) -> np.ndarray:
+        return np.asarray(self.M @ v).reshape(self.S, self.A)
+
+    def inflow(self, d: np.ndarray) -> np.ndarray:
+        return np.asarray(self.M.T @ d.reshape(-1))
+
+
+class _DenseKernel:
+    """The same two products with a dense (S, A, S) array (object arrays of Fractions)."""
+
+    def __init__(self, P: np.ndarray) -> None:
+        self.P = P
+
+    def expect(self, v: np.ndarray) -> np.ndarray:
+        return np.tensordot(self.P, v, axes=([2], [0]))
+
+    def inflow(self, d: np.ndarray) -> np.ndarray:
+        return np.tensordot(d, self.P, axes=([0, 1], [0, 1]))
+
+
+def _max(x: np.ndarray) -> float | Fraction:
+    return max(np.ravel(x)) if x.dtype == object else float(np.max(x))
+
+
+def _min(x: np.ndarray) -> float | Fraction:
+    return min(np.ravel(x)) if x.dtype == object else float(np.min(x))
+
+
 def _amax(x: np.ndarray) -> float | Fraction:
+    x = np.asarray(x)
+    if x.dtype != object:  # vectorised: a Python loop over 1e6 floats would take seconds
+        return float(np.max(np.abs(x))) if x.size else 0.0
     return max(abs(e) for e in np.ravel(x))
 
 

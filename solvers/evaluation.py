@@ -30,6 +30,8 @@ does not mean an exact solution.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,29 +133,60 @@ def solve_discounted_system(
         X = np.linalg.solve(M.toarray() if sp.issparse(M) else M, rhs)
         method = "dense"
     else:
-        M = sp.csr_array(M)
-        inv_diag = 1.0 / M.diagonal()
-        precond = spla.LinearOperator((S, S), matvec=lambda y: inv_diag * y)
-        X = np.empty_like(rhs)
-        method = "bicgstab"
-        lu = None
-        for j in range(rhs.shape[1]):
-            b = rhs[:, j]
-            start = x0[:, j] if x0 is not None else b
-            x, info = spla.bicgstab(M, b, x0=start, rtol=ITERATIVE_RTOL, atol=0.0,
-                                    maxiter=10 * S, M=precond)
-            if info != 0 or not np.all(np.isfinite(x)):
-                if S <= DIRECT_SOLVE_MAX_STATES:
-                    lu = lu or spla.splu(M.tocsc())
-                    x, method = lu.solve(b), "sparse-lu"
-                else:
-                    x, _ = spla.gmres(M, b, x0=start, rtol=ITERATIVE_RTOL, atol=0.0,
-                                      restart=50, maxiter=10 * S, M=precond)
-                    method = "gmres"
-            X[:, j] = x
+        with _single_blas_thread():
+            X, method = _solve_iterative(sp.csr_array(M), rhs, x0)
     R = M @ X - rhs
     residual = float(np.max(np.abs(R))) if R.size else 0.0
     return X, residual, method
+
+
+@functools.cache
+def _blas_controller() -> object | None:
+    """threadpoolctl's controller (built once: ~8 ms), or None without threadpoolctl."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # optional at run time; a declared dependency of boundlab
+        return None
+    return ThreadpoolController()
+
+
+def _single_blas_thread() -> contextlib.AbstractContextManager:
+    """Limit BLAS to one thread for the iterative solve.
+
+    BiCGSTAB's work is memory-bound vector operations; OpenBLAS threads them above
+    ~1e4 entries, and on a shared 2-core machine that made ``method="flip"`` at
+    S = 2e4 take 66-77 s instead of 2-5 s (benchmarks/README.md). Results are
+    bit-identical either way.
+    """
+    ctrl = _blas_controller()
+    return ctrl.limit(limits=1, user_api="blas") if ctrl is not None \
+        else contextlib.nullcontext()
+
+
+def _solve_iterative(M: sp.csr_array, rhs: np.ndarray,
+                     x0: np.ndarray | None) -> tuple[np.ndarray, str]:
+    """BiCGSTAB per column (Jacobi preconditioner), sparse LU / GMRES fallbacks."""
+    S = M.shape[0]
+    inv_diag = 1.0 / M.diagonal()
+    precond = spla.LinearOperator((S, S), matvec=lambda y: inv_diag * y)
+    X = np.empty_like(rhs)
+    method = "bicgstab"
+    lu = None
+    for j in range(rhs.shape[1]):
+        b = rhs[:, j]
+        start = x0[:, j] if x0 is not None else b
+        x, info = spla.bicgstab(M, b, x0=start, rtol=ITERATIVE_RTOL, atol=0.0,
+                                maxiter=10 * S, M=precond)
+        if info != 0 or not np.all(np.isfinite(x)):
+            if S <= DIRECT_SOLVE_MAX_STATES:
+                lu = lu or spla.splu(M.tocsc())
+                x, method = lu.solve(b), "sparse-lu"
+            else:
+                x, _ = spla.gmres(M, b, x0=start, rtol=ITERATIVE_RTOL, atol=0.0,
+                                  restart=50, maxiter=10 * S, M=precond)
+                method = "gmres"
+        X[:, j] = x
+    return X, method
 
 
 def residual_rounding(

@@ -258,3 +258,75 @@ def test_bad_inputs_raise_model_error_naming_the_field():
         lagrangian_dual(m, [1.0, 1.0], [-1.0, 0.0])
     with pytest.raises(ModelError, match="lam"):
         lagrangian_dual(m, [1.0, 1.0], [1.0])
+
+
+# -- verify() through the sparse kernel -------------------------------------------------------
+def _dense_residuals(res) -> dict[str, float]:
+    """The verify() residuals recomputed here with the dense (S, A, S) kernel, in float."""
+    m = res.mdp
+    P, lam_c = m.dense_P(), np.tensordot(res.lam, m.costs, axes=1)
+    d, v = res.d, res.v
+    if m.finite_horizon:
+        H = m.horizon
+        inflow = [m.mu0] + [np.einsum("sa,sat->t", d[t], P) for t in range(H - 1)]
+        flow = max(np.abs(d[t].sum(axis=1) - inflow[t]).max() for t in range(H))
+        v_next = [*v[1:], np.zeros(m.S)]
+        rc = np.stack([m.r - lam_c + P @ v_next[t] - v[t][:, None] for t in range(H)])
+        primal, costs = float((d * m.r).sum()), np.einsum("tsa,ksa->k", d, m.costs)
+        dual, cs = float(m.mu0 @ v[0] + res.lam @ res.thresholds), np.abs(d * rc).max()
+    else:
+        g = m.gamma
+        flow = np.abs(d.sum(axis=1) - (1 - g) * m.mu0 - g * np.einsum("sa,sat->t", d, P)).max()
+        rc = m.r - lam_c + g * P @ v - v[:, None]
+        primal = float((d * m.r).sum()) / (1 - g)
+        costs = np.einsum("sa,ksa->k", d, m.costs) / (1 - g)
+        dual, cs = float(m.mu0 @ v + res.lam @ res.thresholds), np.abs(d * rc).max() / (1 - g)
+    return {"flow_residual": flow, "dual_infeasibility": max(0.0, rc.max()),
+            "duality_gap": abs(primal - dual),
+            "complementary_slackness": max(cs, np.abs(res.lam * (res.thresholds - costs)).max()),
+            "constraint_violation": max(0.0, (costs - res.thresholds).max())}
+
+
+@pytest.mark.parametrize("horizon", [None, 3])
+def test_sparse_verify_residuals_equal_a_dense_recomputation(horizon):
+    """On a tampered solution (macroscopic residuals) sparse, dense and exact paths agree."""
+    m = random_mdp(7, S=5, A=3, K=2, horizon=horizon)
+    b = evaluate(m, np.full((m.S, m.A), 1 / m.A)).cost_values  # the uniform policy meets b
+    res = solve_cmdp(m, b)
+    assert res.status == "optimal"
+    rng = np.random.default_rng(0)
+    bad = dataclasses.replace(res, d=np.abs(res.d + 1e-3 * rng.random(res.d.shape)),
+                              v=res.v - 1e-2 * rng.random(res.v.shape), lam=0.9 * res.lam)
+    ms = TabularMDP(sp.csr_array(m.dense_P().reshape(m.S * m.A, m.S)), m.r, m.mu0,
+                    gamma=None if horizon else m.gamma, horizon=horizon, costs=m.costs)
+    assert ms.is_sparse and not m.is_sparse
+    want = _dense_residuals(bad)
+    assert want["dual_infeasibility"] > 1e-3 and want["flow_residual"] > 1e-4
+    for cert in (bad.verify(), dataclasses.replace(bad, mdp=ms).verify(),
+                 bad.verify(exact=True)):
+        assert not cert.ok
+        for name, x in want.items():
+            # float sums of <= S*A = 15 terms of size <= ~H/(1-gamma): rounding ~1e-14
+            assert getattr(cert, name) == pytest.approx(x, rel=1e-9, abs=1e-12), name
+    assert res.verify().ok and dataclasses.replace(res, mdp=ms).verify().ok
+
+
+def test_verify_never_densifies_a_large_sparse_model():
+    """S = 5000, A = 10: a dense P would take 2 GB; verify() stays within a few MB."""
+    import tracemalloc
+    m = random_mdp(0, S=5000, A=10, K=1, successors=5, gamma=0.95)
+    top = evaluate(m, policy_iteration(TabularMDP(m.P, m.r, m.mu0, gamma=m.gamma)).pi)
+    cmin = -policy_iteration(TabularMDP(m.P, -m.costs[0], m.mu0, gamma=m.gamma)).value
+    res = solve_cmdp(m, [0.5 * (float(top.cost_values[0]) + cmin)], method="flip")
+    assert res.status == "optimal"
+    tracemalloc.start()
+    try:
+        cert = res.verify()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert cert.ok, cert.message
+    assert peak < 50e6  # P has 250k nonzeros (3 MB); d, r, rc are (5000, 10) (0.4 MB each)
+    assert not dataclasses.replace(res, lam=res.lam * 1.01).verify().ok
+    # a shift of v by 1e-3 moves the dual objective by 1e-3 > tolerance (~1.2e-4)
+    assert not dataclasses.replace(res, v=res.v + 1e-3).verify().ok
