@@ -14,9 +14,16 @@ read as data.
 
 Layout under the store root (see docs/cli.md)::
 
-    checks/<theorem id>/<hash>.json     one theorem check (payload + sha256)
+    checks/<theorem id>/<hash>.json     one theorem check (payload + sha256); a sharded
+                                        check's merged record
+    checks/<theorem id>/shards/<hash>.json   one shard of a sharded check
     proofs/<hash>.json                  the proof checks
     <figure name>/config.json           the figure's config, hash and file checksums
+
+Every task of :mod:`experiments.executor` (a check, a shard, the proof checks,
+a figure) goes through this class, in whichever process runs it, so a result
+is either absent or complete and intact. A writer killed mid-write may leave
+a hidden ``.<name>.<random>.tmp`` file; it is never read.
 """
 
 from __future__ import annotations

@@ -65,12 +65,12 @@ from .markov_game import (
     StackelbergGame,
     follower_mdp,
     naive_direct_gradient,
-    sampled_stackelberg_hypergradient,
     solve_follower,
     stackelberg_hypergradient,
     stackelberg_objective,
     stackelberg_point,
 )
+from .markov_game_sampling import sampled_stackelberg_hypergradient
 from .markov_qre import QREGame, designer_hypergradient, qre_jacobian, solve_qre
 from .mdp import TabularMDP
 from .osil_bounds import pd_lower_bounds

@@ -38,8 +38,8 @@ import numpy as np
 
 from .configurable_mdp import ConfigurableMDP, FixedKernel
 from .errors import ModelError
-from .hypergradient import bilevel_point, objective_error_bound
-from .hypergradient_sampling import SAMPLED_METHODS, sampled_hypergradient
+from .hypergradient_sampling import SAMPLED_METHODS
+from .leader_opt import projected_gradient_ascent
 from .soft_dp import SOFT_TOL, policy_kernel
 from .validation import as_real_array, check_finite
 
@@ -306,39 +306,14 @@ def incentive_ascent(fr: FourRooms, w0: np.ndarray, *, step: float, iterations: 
     ``gradient``: ``"exact"`` (BC form, the "oracle"), or a sampled estimator of
     :func:`~solvers.hypergradient_sampling.sampled_hypergradient` (``"bchg"``, ``"hpgd"``,
     ``"naive"``) averaged over ``samples`` follower trajectories of ``H`` steps (the
-    episode cut). Unlike :func:`~solvers.leader_opt.projected_gradient_ascent` (which rolls
-    out to :math:`\gamma^H\le10^{-13}`, ~3000 steps at 0.99, and has no clipping) the
-    rollout length and clipping are explicit.
+    episode cut). A thin call of :func:`~solvers.leader_opt.projected_gradient_ascent` with an
+    unbounded box, ``H`` and ``clip``.
     """
     if gradient not in ("exact", *SAMPLED_METHODS):
         raise ModelError(f"gradient = {gradient!r}, expected 'exact' or one of "
                          f"{SAMPLED_METHODS}", field="gradient")
-    if gradient != "exact" and not isinstance(rng, np.random.Generator):
-        raise ModelError("sampled gradients need rng = numpy.random.Generator", field="rng")
-    if not (np.isfinite(step) and step > 0):
-        raise ModelError(f"step = {step!r}, expected a finite step > 0", field="step")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise ModelError(f"iterations = {iterations!r}, expected an integer >= 1",
-                         field="iterations")
-    m = fr.model
-    w = m._x(w0).copy()
-    ws, Fs, errs, norms = [w], [], [], []
-    for _ in range(iterations):
-        p = bilevel_point(m, w, tol)
-        Fs.append(p.F)
-        errs.append(objective_error_bound(p))
-        if gradient == "exact":
-            g = p.gradient("bc")
-        else:
-            g = sampled_hypergradient(p, samples, rng, method=gradient, H=H).mean
-        norm = float(np.linalg.norm(g))
-        norms.append(norm)
-        if clip is not None and norm > clip:
-            g = g * (clip / norm)
-        w = w + step * g
-        ws.append(w)
-    p = bilevel_point(m, w, tol)
-    Fs.append(p.F)
-    errs.append(objective_error_bound(p))
-    return AscentRun(gradient=gradient, w=np.array(ws), F=np.array(Fs), F_err=np.array(errs),
-                     grad_norm=np.array(norms))
+    run = projected_gradient_ascent(fr.model, w0, (-np.inf, np.inf), step=step,
+                                    iterations=iterations, gradient=gradient, samples=samples,
+                                    rng=rng, tol=tol, H=H, clip=clip)
+    return AscentRun(gradient=gradient, w=run.x, F=run.F, F_err=run.F_err,
+                     grad_norm=run.grad_norm)

@@ -18,10 +18,10 @@ from solvers.markov_game import (
     SoftmaxTableLeader,
     StackelbergGame,
     leader_value,
-    sampled_stackelberg_hypergradient,
     solve_follower,
     stackelberg_point,
 )
+from solvers.markov_game_sampling import sampled_stackelberg_hypergradient
 from solvers.markov_qre import QREGame, designer_hypergradient, designer_value, solve_qre
 from solvers.tolerances import EPS
 from solvers.toy4 import discrete_toy4, toy4_profile

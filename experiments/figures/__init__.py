@@ -27,6 +27,7 @@ __all__ = [
     "Figure",
     "FigureRun",
     "figure_config",
+    "figure_run_from_result",
     "figures",
     "get_figure",
     "register_figure",
@@ -56,6 +57,14 @@ FIGURE_MODULES: tuple[str, ...] = (
     "experiments.figures.rb_linear_growth",
     "experiments.figures.rb_efficiency",
     "experiments.figures.rlvr_sim_efficiency",
+    "experiments.figures.bilevel_estimator_diagnostics",
+    "experiments.figures.bilevel_mc_rate",
+    "experiments.figures.bilevel_penalty_closeness",
+    "experiments.figures.bilevel_trajectory_identity",
+    "experiments.figures.bilevel_scaling",
+    "experiments.figures.four_rooms_incentives",
+    "experiments.figures.toy4_learning_curves",
+    "experiments.figures.markov_game_naive_bias",
 )
 
 _FIGURES: dict[str, Figure] = {}
@@ -78,6 +87,11 @@ class Figure:
     run : callable(config, out_dir) -> dict of name -> Path
         Computes the data, checks what it claims, writes the files. ``config``
         holds the chosen parameters plus ``"seed"``.
+    deterministic : bool
+        True when the files depend only on the config and seed (same bytes on
+        every run and backend). A timing figure is not: ``boundlab figures``
+        makes it on request, ``boundlab reproduce`` leaves it out so that the
+        report's bytes stay reproducible.
     """
 
     name: str
@@ -85,6 +99,7 @@ class Figure:
     config: Mapping[str, Any]
     quick_config: Mapping[str, Any]
     run: Callable[[Mapping[str, Any], Path], Mapping[str, Path]]
+    deterministic: bool = True
 
 
 @dataclass(frozen=True)
@@ -99,6 +114,19 @@ class FigureRun:
     files: dict[str, Path]
     hash: str
     cached: bool
+
+    def to_result(self) -> dict[str, Any]:
+        """What an executor task returns: JSON-able, no paths outside ``out_root/<name>``."""
+        return {"name": self.figure.name, "files": sorted(self.files), "hash": self.hash,
+                "cached": self.cached}
+
+
+def figure_run_from_result(result: Mapping[str, Any], out_root: str | Path) -> FigureRun:
+    """The :class:`FigureRun` behind :meth:`FigureRun.to_result` (in the process that reports)."""
+    directory = Path(out_root) / result["name"]
+    return FigureRun(get_figure(result["name"]), directory,
+                     {name: directory / name for name in result["files"]}, result["hash"],
+                     bool(result["cached"]))
 
 
 def register_figure(figure: Figure) -> Figure:

@@ -192,4 +192,5 @@ FIGURE = register_figure(Figure(
                   "tau": 1.0, "N": 300, "repeats": 3, "h": 1e-4, "fd_rel_tol": 1e-6,
                   "z_max": 5.0},
     run=run,
+    deterministic=False,  # timings: made by `boundlab figures bilevel_scaling`, not reproduce
 ))

@@ -32,6 +32,10 @@ def test_theorems_lists_every_registered_id(capsys):
         assert t.id in out
 
 
+#: Theorems whose instance strategy is a finite list (hypothesis stops when it is exhausted).
+FINITE_INSTANCE_SETS = {"markov_game.naive_pgd_bias": 2}  # DiscreteToy4 R2 p=0.55, R1 p=0.3
+
+
 def test_check_json_reports_every_theorem_as_registered(capsys, tmp_path):
     assert main(["check", "--json", "--examples", "5", "--out", str(tmp_path)]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
@@ -42,7 +46,10 @@ def test_check_json_reports_every_theorem_as_registered(capsys, tmp_path):
         assert DESIGN_KEYS <= set(x)
         assert x["status"] == x["expected"]  # registered findings count as expected
         if x["status"] == "holds":
-            assert x["violations"] == 0 and x["instances"] == 5 and x["counterexample"] is None
+            # A witness theorem over a finite instance set is exhausted before 5 examples.
+            expected_n = FINITE_INSTANCE_SETS.get(x["id"], 5)
+            assert x["violations"] == 0 and x["instances"] == expected_n
+            assert x["counterexample"] is None
         else:
             assert x["violations"] >= 1 and Path(x["counterexample"]).is_file()
 
@@ -138,10 +145,16 @@ def test_solve_bad_file_exits_2_naming_the_problem(capsys, tmp_path, text, needl
     assert needle in err and "Traceback" not in err
 
 
+#: A slice of the whole run (CI's first README command runs all of it): the MDP theorems,
+#: a finding, one figure and one proof check.
+SLICE = ["--select", "mdp.*", "--select", "flip.thm5_conservative", "--select", "vi_error",
+         "--select", "boole_inequality*"]
+
+
 def test_reproduce_is_byte_identical_and_resumes_from_cache(tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
-    assert main(["reproduce", "--quick", "--examples", "5", "--out", str(a)]) == 0
-    assert main(["reproduce", "--quick", "--examples", "5", "--out", str(b)]) == 0
+    assert main(["reproduce", "--quick", "--examples", "5", *SLICE, "--out", str(a)]) == 0
+    assert main(["reproduce", "--quick", "--examples", "5", *SLICE, "--out", str(b)]) == 0
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert files_a == files_b
@@ -150,7 +163,7 @@ def test_reproduce_is_byte_identical_and_resumes_from_cache(tmp_path, capsys):
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
     before = {rel: (a / rel).read_bytes() for rel in files_a}
     capsys.readouterr()
-    assert main(["reproduce", "--quick", "--examples", "5", "--out", str(a)]) == 0
+    assert main(["reproduce", "--quick", "--examples", "5", *SLICE, "--out", str(a)]) == 0
     err = capsys.readouterr().err
     assert "(cached)" in err and "vi_error: cached" in err
     assert {rel: (a / rel).read_bytes() for rel in files_a} == before
@@ -290,3 +303,29 @@ def test_solve_poisoning_bad_file_exits_2(capsys, tmp_path):
     path = _write_poisoning(tmp_path, theta_O=[1, 1, 2, 1, 1])
     assert main(["solve", str(path)]) == 2
     assert "theta_O" in capsys.readouterr().err
+
+
+def test_execution_options_are_validated(capsys, tmp_path):
+    assert main(["check", "--workers", "0", "--out", str(tmp_path)]) == 2
+    assert main(["check", "--shard-size", "0", "--out", str(tmp_path)]) == 2
+    assert main(["figures", "--workers", "-1", "--out", str(tmp_path)]) == 2
+    assert "--workers = -1" in capsys.readouterr().err
+    assert main(["reproduce", "--select", "no.such.*", "--out", str(tmp_path)]) == 2
+    assert "matches no theorem" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_large_check_is_sharded_and_merged(capsys, tmp_path):
+    # 7 examples in shards of at most 3: 3 shards of 3, 2, 2 examples
+    args = ["check", "ccmdp.union_bound", "--examples", "7", "--shard-size", "3", "--json",
+            "--out", str(tmp_path)]
+    assert main(args) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["shards"] == 3 and line["examples"] == 7 and line["cached"] is False
+    shards = [json.loads(p.read_text())["payload"]["result"]
+              for p in (tmp_path / "checks" / "ccmdp.union_bound" / "shards").glob("*.json")]
+    assert sorted(s["examples"] for s in shards) == [2, 2, 3]
+    assert len({s["seed"] for s in shards}) == 3  # each shard its own seed
+    assert line["instances"] == sum(s["instances"] for s in shards)
+    assert line["min_margin"] == min(s["min_margin"] for s in shards)
+    assert main(args) == 0 and json.loads(capsys.readouterr().out)["cached"] is True

@@ -13,12 +13,12 @@ from solvers.markov_game import (
     follower_mdp,
     leader_value,
     naive_direct_gradient,
-    sampled_stackelberg_hypergradient,
     solve_follower,
     stackelberg_hypergradient,
     stackelberg_objective,
     stackelberg_point,
 )
+from solvers.markov_game_sampling import sampled_stackelberg_hypergradient
 from solvers.mdp import TabularMDP
 from solvers.soft_dp import soft_policy_iteration
 
@@ -152,3 +152,11 @@ def test_an_unreachable_follower_tolerance_raises_instead_of_looping():
     with pytest.raises(ModelError) as exc:
         solve_follower(g, np.tile([0.5, 0.6], (4, 1)))
     assert exc.value.field == "pi_L"
+
+
+def test_sampler_is_still_importable_from_markov_game_for_compatibility():
+    import solvers.markov_game as mg
+
+    assert mg.sampled_stackelberg_hypergradient is sampled_stackelberg_hypergradient
+    with pytest.raises(AttributeError):
+        mg.no_such_name  # noqa: B018

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import theory.markov_game as tm
-from solvers.markov_game import sampled_stackelberg_hypergradient, stackelberg_point
+from solvers.markov_game import stackelberg_point
+from solvers.markov_game_sampling import sampled_stackelberg_hypergradient
 from theory import get
 from theory.falsify import check
 
