@@ -44,6 +44,8 @@ from .soft_dp import SOFT_TOL, ConvergenceError, as_temperature, boltzmann_polic
 from .tolerances import EPS
 from .validation import (
     as_discount,
+    as_game_kernel,
+    as_game_rewards,
     as_real_array,
     check_finite,
     check_nonnegative,
@@ -84,18 +86,10 @@ class StackelbergGame:
     tau: float
 
     def __post_init__(self) -> None:
-        P = as_real_array(self.P, "P", ndim=4)
+        P = as_game_kernel(self.P, "(S, L, F, S)")
         S, L, F, _ = P.shape
-        check_shape(P, (S, L, F, S), "P", "(S, L, F, S)")
-        check_finite(P, "P")
-        check_nonnegative(P, "P")
-        check_rows_sum_to_one(P.sum(axis=3).ravel(), "P", (S, L, F))
-        out = {"P": P}
-        for name in ("r_F", "r_U"):
-            r = as_real_array(getattr(self, name), name, ndim=3)
-            check_shape(r, (S, L, F), name, "(S, L, F)")
-            check_finite(r, name)
-            out[name] = r
+        out = {"P": P, **as_game_rewards({"r_F": self.r_F, "r_U": self.r_U}, (S, L, F),
+                                         "(S, L, F)")}
         mu0 = as_real_array(self.mu0, "mu0", ndim=1)
         check_shape(mu0, (S,), "mu0", "(S,)")
         check_finite(mu0, "mu0")

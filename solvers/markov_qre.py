@@ -46,6 +46,8 @@ from .soft_dp import (
 )
 from .validation import (
     as_discount,
+    as_game_kernel,
+    as_game_rewards,
     as_real_array,
     check_finite,
     check_nonnegative,
@@ -87,18 +89,10 @@ class QREGame:
     tau2: float
 
     def __post_init__(self) -> None:
-        P = as_real_array(self.P, "P", ndim=4)
+        P = as_game_kernel(self.P)
         S, A1, A2, _ = P.shape
-        check_shape(P, (S, A1, A2, S), "P", "(S, A1, A2, S)")
-        check_finite(P, "P")
-        check_nonnegative(P, "P")
-        check_rows_sum_to_one(P.sum(axis=3).ravel(), "P", (S, A1, A2))
-        out = {"P": P}
-        for name in ("r1", "r2"):
-            r = as_real_array(getattr(self, name), name, ndim=3)
-            check_shape(r, (S, A1, A2), name, "(S, A1, A2)")
-            check_finite(r, name)
-            out[name] = r
+        out = {"P": P, **as_game_rewards({"r1": self.r1, "r2": self.r2}, (S, A1, A2),
+                                         "(S, A1, A2)")}
         n = np.shape(self.Phi1)[-1] if np.ndim(self.Phi1) == 4 else 0
         for name in ("Phi1", "Phi2"):
             Phi = as_real_array(getattr(self, name), name, ndim=4)

@@ -23,6 +23,8 @@ from .tolerances import PROB_SUM_TOL
 __all__ = [
     "as_bool_mask",
     "as_discount",
+    "as_game_kernel",
+    "as_game_rewards",
     "as_positive_int",
     "as_real_array",
     "as_real_scalar",
@@ -229,3 +231,26 @@ def require_methods(obj: object, field: str, methods: Sequence[str]) -> None:
         raise ModelError(f"{field} is {type(obj).__name__} without method(s) "
                          f"{', '.join(missing)}, expected an object with "
                          f"{', '.join(m + '(x)' for m in methods)}", field=field)
+
+
+def as_game_kernel(P: object, names: str = "(S, A1, A2, S)") -> np.ndarray:
+    """A two-player joint kernel P(s' | s, a1, a2) of shape (S, A1, A2, S), validated."""
+    P = as_real_array(P, "P", ndim=4)
+    S, A1, A2, _ = P.shape
+    check_shape(P, (S, A1, A2, S), "P", names)
+    check_finite(P, "P")
+    check_nonnegative(P, "P")
+    check_rows_sum_to_one(P.sum(axis=3).ravel(), "P", (S, A1, A2))
+    return P
+
+
+def as_game_rewards(values: dict[str, object], lead_shape: tuple[int, ...],
+                    names: str) -> dict[str, np.ndarray]:
+    """Reward arrays of one shape ``lead_shape`` (e.g. (S, A1, A2)), each finite, by field."""
+    out = {}
+    for field, value in values.items():
+        r = as_real_array(value, field, ndim=len(lead_shape))
+        check_shape(r, lead_shape, field, names)
+        check_finite(r, field)
+        out[field] = r
+    return out

@@ -25,11 +25,8 @@ Run more examples with ``--hypothesis-profile thorough``.
 
 from __future__ import annotations
 
-import json
 import math
 import reprlib
-import signal
-import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,42 +56,7 @@ from solvers.poisoning import PoisoningInstance
 from solvers.riskpo import ScoreDistribution
 from solvers.rlvr_simulation import TaskPopulation, lognormal_population
 from solvers.time_to_solution import EmpiricalTime, GammaTime, GeometricTime
-
-#: A constructor call on a model with at most a few hundred entries takes milliseconds;
-#: one that runs past this is a hang (e.g. a loop over a huge count taken from the input).
-HANG_SECONDS = 10
-
-
-class FuzzSummary(UserWarning):
-    """Outcome counts of one fuzz test, shown in pytest's warnings summary."""
-
-
-class _Hang(Exception):
-    pass
-
-
-def _on_alarm(signum: int, frame: object) -> None:
-    raise _Hang
-
-
-def outcome(build: Callable[[], Any]) -> tuple[str, Any]:
-    """Run ``build``: ("valid", obj), ("ModelError", exc) or ("disallowed", description)."""
-    old = signal.signal(signal.SIGALRM, _on_alarm)
-    signal.alarm(HANG_SECONDS)
-    try:
-        obj = build()
-    except _Hang:
-        return "disallowed", f"hang: no result within {HANG_SECONDS} s"
-    except ModelError as exc:
-        if not exc.field or exc.field.lower() not in str(exc).lower():
-            return "disallowed", f"ModelError without its field named: field={exc.field!r}: {exc}"
-        return "ModelError", exc
-    except Exception as exc:
-        return "disallowed", f"{type(exc).__name__}: {exc}"
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-    return "valid", obj
+from tests.fuzz_outcomes import outcome, report
 
 
 # -- what a field may legitimately contain ------------------------------------------------
@@ -311,16 +273,6 @@ def classify(target: Target, field: str, value: Any) -> tuple[str, str | None]:
     return kind, None
 
 
-def report(name: str, counts: dict[str, Counter], tmp_path: Any) -> None:
-    """Print, store as JSON and warn the per-target counts."""
-    data = {k: dict(v) for k, v in sorted(counts.items())}
-    (tmp_path / f"{name}.json").write_text(json.dumps(data, indent=1, sort_keys=True))
-    total = sum(sum(v.values()) for v in counts.values())
-    line = f"{name}: {total} inputs; " + "; ".join(
-        f"{k} valid={v['valid']} ModelError={v['ModelError']} disallowed={v['disallowed']}"
-        for k, v in sorted(counts.items()))
-    print(line)
-    warnings.warn(line, FuzzSummary, stacklevel=2)
 
 
 def _params(targets: list[Target]) -> list[Any]:

@@ -20,8 +20,6 @@ import ast
 import json
 import math
 import reprlib
-import signal
-import warnings
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -44,57 +42,13 @@ from solvers.instances import (
 )
 from solvers.mdp import TabularMDP
 from solvers.poisoning import PoisoningInstance
+from tests.fuzz_outcomes import outcome, report
 
-HANG_SECONDS = 10
 REPO = Path(__file__).resolve().parents[1]
-
-
-class FuzzSummary(UserWarning):
-    """Outcome counts of one fuzz test, shown in pytest's warnings summary."""
-
-
-class _Hang(Exception):
-    pass
-
-
-def _on_alarm(signum: int, frame: object) -> None:
-    raise _Hang
-
-
 _REPR = reprlib.Repr()
 _REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 60, 60
 
 
-def outcome(build: Callable[[], Any]) -> tuple[str, Any]:
-    """("valid", obj), ("ModelError", exc) or ("disallowed", description)."""
-    old = signal.signal(signal.SIGALRM, _on_alarm)
-    signal.alarm(HANG_SECONDS)
-    try:
-        obj = build()
-    except _Hang:
-        return "disallowed", f"hang: no result within {HANG_SECONDS} s"
-    except ModelError as exc:
-        if not exc.field or exc.field.lower() not in str(exc).lower():
-            return "disallowed", f"ModelError without its field named: field={exc.field!r}: {exc}"
-        return "ModelError", exc
-    except Exception as exc:  # every other exception type is the finding
-        return "disallowed", f"{type(exc).__name__}: {_REPR.repr(str(exc))}"
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-    return "valid", obj
-
-
-def report(name: str, counts: dict[str, Counter], tmp_path: Path) -> None:
-    """Print, store as JSON and warn the per-target counts."""
-    data = {k: dict(v) for k, v in sorted(counts.items())}
-    (tmp_path / f"{name}.json").write_text(json.dumps(data, indent=1, sort_keys=True))
-    total = sum(sum(v.values()) for v in counts.values())
-    line = f"{name}: {total} inputs; " + "; ".join(
-        f"{k} valid={v['valid']} ModelError={v['ModelError']} disallowed={v['disallowed']}"
-        for k, v in sorted(counts.items()))
-    print(line)
-    warnings.warn(line, FuzzSummary, stacklevel=2)
 
 
 # -- one valid file per registered type --------------------------------------------------
