@@ -79,6 +79,11 @@ class CMDPCertificate:
     message: str
 
 
+
+def _positive_part(x: object) -> object:
+    """max(x, 0) that keeps a NaN (Python's max(0, nan) is 0 and would hide it)."""
+    return x if not x <= 0 else 0
+
 def verify_cmdp(result: CMDPResult, exact: bool = False) -> CMDPCertificate:
     """Recompute primal/dual feasibility, gap, complementary slackness and policy values.
 
@@ -162,10 +167,10 @@ def _residuals(result: CMDPResult, exact: bool) -> dict[str, float]:
         cs_primal = _amax(d * rc) / (1 - g)
     return {
         "flow_residual": float(flow),
-        "negativity": float(max(0, -_min(d))),
-        "constraint_violation": float(max(0, max(costs - b))),
-        "dual_infeasibility": float(max(0, _max(rc))),
-        "lam_negativity": float(max(0, -min(lam))),
+        "negativity": float(_positive_part(-_min(d))),
+        "constraint_violation": float(_positive_part(max(costs - b))),
+        "dual_infeasibility": float(_positive_part(_max(rc))),
+        "lam_negativity": float(_positive_part(-min(lam))),
         "duality_gap": float(abs(primal - dual_obj)),
         "complementary_slackness": float(max(cs_primal, _amax(lam * (b - costs)))),
         "value_mismatch": float(max(abs(conv(np.array([result.value]))[0] - primal),

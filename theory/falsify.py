@@ -12,7 +12,11 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Iterator
+import os
+import signal
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,26 +157,76 @@ def check(
             res.counterexample, res.counterexample_evidence = instance, ev
             raise _Violation(f"{theorem.id}: {ev.lhs!r} {ev.relation} {ev.rhs!r} fails")
 
-    try:
-        with _no_local_constants():
-            _search()
-    except _Violation:
-        res.status = "violated"
-    except Unsatisfiable as exc:
-        res.status, res.error = "error", f"no instance satisfied the assumptions ({exc})"
-    except Exception as exc:  # a crash inside a check is reported, not hidden
-        res.status, res.error = "error", f"{type(exc).__name__}: {exc}"
+    with _interrupt_watch() as interrupted:
+        try:
+            with _no_local_constants():
+                _search()
+        except _Violation:
+            res.status = "violated"
+        except Unsatisfiable as exc:
+            res.status, res.error = "error", f"no instance satisfied the assumptions ({exc})"
+        except Exception as exc:  # a crash inside a check is reported, not hidden
+            res.status, res.error = "error", f"{type(exc).__name__}: {exc}"
+    if interrupted():
+        # Ctrl-C during the search: whatever hypothesis made of it (it can surface as an
+        # AssertionError from inside its engine) is not a result and must not be stored.
+        raise KeyboardInterrupt
     if res.status == "holds" and stored_violates:
         res.status = "violated"  # the registered counterexample still breaks the statement
     if res.status == "violated" and save_dir is not None:
         path = Path(save_dir) / f"{theorem.id}.counterexample.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(counterexample_json(theorem, res.counterexample,
-                                           res.counterexample_evidence), encoding="utf-8")
-        tmp.replace(path)
+        _atomic_write_text(path, counterexample_json(theorem, res.counterexample,
+                                                     res.counterexample_evidence))
         res.counterexample_path = path
     return res
+
+
+@contextlib.contextmanager
+def _interrupt_watch() -> Iterator[Callable[[], bool]]:
+    """Note every SIGINT during the block (then behave as before: KeyboardInterrupt).
+
+    Yields a callable telling whether one arrived. Only the main thread receives
+    signals; elsewhere (e.g. a Dask worker thread) this is a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    seen: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+
+    def _handler(signum: int, frame: object) -> None:
+        if previous is signal.SIG_IGN:
+            return
+        seen.append(signum)
+        if callable(previous):
+            previous(signum, frame)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, _handler)
+    try:
+        yield lambda: bool(seen)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    """Write via a uniquely named temp file in the same directory, fsync, then rename.
+
+    Two runs saving the same theorem's counterexample never share a temp file, and a
+    reader sees the old file or the new one, never a partial write.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _replay_stored_counterexample(theorem: Theorem, res: CheckResult) -> bool:

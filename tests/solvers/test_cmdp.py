@@ -220,6 +220,20 @@ def test_verify_fails_on_tampered_result(field, change, horizon):
     assert not bad.verify(exact=True).ok
 
 
+def test_verify_reports_a_nan_residual_instead_of_hiding_it():
+    # max(0, nan) is 0 in Python: a NaN value vector must still fail, and show as NaN
+    m = random_mdp(3, S=3, A=2, K=1)
+    res = solve_cmdp(m, np.array([1e6]))
+    v = res.v.copy()
+    v[0] = np.nan
+    cert = dataclasses.replace(res, v=v).verify()
+    assert not cert.ok and np.isnan(cert.dual_infeasibility)
+    d = res.d.copy()
+    d[0, 0] = np.nan
+    cert = dataclasses.replace(res, d=d).verify()
+    assert not cert.ok and np.isnan(cert.negativity)
+
+
 def test_verify_fails_on_tampered_infeasibility_certificate():
     m = random_mdp(4, S=3, A=2, K=2)
     res = solve_cmdp(m, [0.0, 100.0])

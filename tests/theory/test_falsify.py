@@ -130,3 +130,25 @@ def test_registered_finding_stays_violated_when_a_short_search_misses_it():
     res = check(theorem, examples=1, seed=0)
     assert res.status == "violated" and res.as_expected and res.violations >= 1
     assert res.counterexample is not None and not theorem.check(res.counterexample).holds
+
+
+def test_ctrl_c_during_a_search_is_an_interrupt_not_an_error_result():
+    # Something inside the search turns the KeyboardInterrupt into another exception (as
+    # hypothesis's engine sometimes does): check() must still raise KeyboardInterrupt
+    # rather than return an "error" result that a caller would store.
+    import os
+    import signal
+
+    def _swallowing_check(inst):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+        except KeyboardInterrupt:
+            raise AssertionError("") from None
+        return Evidence(0.0, 1.0, "<=")
+
+    thm = Theorem(id="t.interrupted", source="s", statement="-", summary="-",
+                  check=_swallowing_check,
+                  instances=lambda: st.fixed_dictionaries({"x": st.integers()}))
+    with pytest.raises(KeyboardInterrupt):
+        check(thm, examples=5)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
