@@ -34,8 +34,9 @@ from .errors import ModelError
 from .tolerances import LP_FEASIBILITY_TOL
 
 __all__ = ["RDPO_DEPTH_TOL", "RDPO_EXACT_MAX_PAIRS", "RDPO_PATH_RIDGES", "RDPO_PATH_TOL",
-           "RdpoExistence", "RdpoMinimisation", "check_flip_rate", "effective_proportions",
-           "minimise_rdpo", "rdpo_existence", "rdpo_loss", "rdpo_loss_along", "robust_pair_loss"]
+           "RdpoCertificate", "RdpoExistence", "RdpoMinimisation", "check_flip_rate",
+           "effective_proportions", "minimise_rdpo", "rdpo_existence", "rdpo_loss",
+           "rdpo_loss_along", "robust_pair_loss"]
 
 #: Depth (LP optimum s*) at or below which Phi diag(m) theta_tilde counts as outside the
 #: relative interior. HiGHS solves to LP_FEASIBILITY_TOL = 1e-9 on a scaled LP; 100x that
@@ -97,6 +98,36 @@ def rdpo_loss(r: np.ndarray, Phi: np.ndarray, theta: np.ndarray, eps: float,
 
 
 @dataclass(frozen=True)
+class RdpoCertificate:
+    r"""The re-check of an rDPO existence decision, computed without the LP solver.
+
+    Attributes
+    ----------
+    ok : bool
+        "exists": :math:`p` strictly inside the cube with :math:`\|\Phi M(p-\tilde\theta)\|`
+        within ``tolerance``; "no_minimiser": the dual direction has :math:`\ell_1`
+        normalisation 1 and slope :math:`c(u)\le` ``tolerance``.
+    primal_residual, primal_depth, dual_norm1, slope, gap : float
+        :math:`\|\Phi M(p-\tilde\theta)\|_\infty`, :math:`\min_i\min(p_i,1-p_i)`,
+        :math:`\|M\Phi^\top u\|_1`, :math:`c(u)`, :math:`|s^\star-\text{dual value}|`.
+    tolerance : float
+        The LP feasibility tolerance scaled by the data.
+    exact_ok : bool or None
+        With ``exact=True``: a proof in rational arithmetic (see :meth:`RdpoExistence.verify`);
+        None when not requested.
+    """
+
+    ok: bool
+    primal_residual: float
+    primal_depth: float
+    dual_norm1: float
+    slope: float
+    gap: float
+    tolerance: float
+    exact_ok: bool | None = None
+
+
+@dataclass(frozen=True)
 class RdpoExistence:
     r"""Whether :math:`\min_rL_\varepsilon(r;\theta)` is attained, with a certificate.
 
@@ -135,11 +166,12 @@ class RdpoExistence:
         return float(np.sum(self.counts * np.maximum(v, 0.0))
                      - self.theta_tilde @ (self.counts * v))
 
-    def verify(self, exact: bool = False) -> dict[str, float | bool]:
+    def verify(self, exact: bool = False) -> RdpoCertificate:
         r"""Recompute the certificate without the LP solver.
 
-        Returns the primal residual :math:`\|\Phi M(p-\tilde\theta)\|_\infty`, the
-        primal depth :math:`\min_i\min(p_i,1-p_i)`, the dual normalisation
+        Returns an :class:`RdpoCertificate`: the primal residual
+        :math:`\|\Phi M(p-\tilde\theta)\|_\infty`, the primal depth
+        :math:`\min_i\min(p_i,1-p_i)`, the dual normalisation
         :math:`\|M\Phi^\top u\|_1`, the slope :math:`c(u)`, the gap
         :math:`|s^\star-\text{dual value}|`, and ``ok``: for "exists", :math:`p` is
         strictly inside the cube with a residual within the LP tolerance; for
@@ -167,12 +199,10 @@ class RdpoExistence:
             ok = resid <= tol and depth > 0
         else:
             ok = abs(norm1 - 1.0) <= tol and slope <= tol
-        out: dict[str, float | bool] = {
-            "primal_residual": resid, "primal_depth": depth, "dual_norm1": norm1,
-            "slope": slope, "gap": abs(self.depth - self.dual_value), "ok": bool(ok)}
-        if exact:
-            out["exact_ok"] = self._verify_exact()
-        return out
+        return RdpoCertificate(
+            ok=bool(ok), primal_residual=resid, primal_depth=depth, dual_norm1=norm1,
+            slope=slope, gap=abs(self.depth - self.dual_value), tolerance=tol,
+            exact_ok=self._verify_exact() if exact else None)
 
     def _verify_exact(self) -> bool:
         n = self.Phi.shape[1]

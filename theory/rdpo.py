@@ -116,7 +116,7 @@ register(Theorem(
 def _existence(inst: Instance):
     res = rdpo_existence(inst["Phi"], inst["theta"], inst["eps"], inst["m"])
     cert = res.verify()
-    if not cert["ok"]:
+    if not cert.ok:
         raise RuntimeError(f"rDPO existence certificate does not verify: {cert}")
     return res, cert
 
@@ -128,7 +128,7 @@ def _check_existence_naive(inst: Instance) -> Evidence:
     # lhs: the depth of Phi M theta_tilde in the zonotope (> 0 iff a minimiser exists);
     # rhs: the decision threshold. The statement claims depth > threshold always.
     return Evidence(res.depth, RDPO_DEPTH_TOL, ">=", details={
-        "status": res.status, "slope": cert["slope"], "loss_t1": float(along[0]),
+        "status": res.status, "slope": cert.slope, "loss_t1": float(along[0]),
         "loss_t10": float(along[1]), "loss_t100": float(along[2]),
         "theta_tilde_max": float(res.theta_tilde.max()),
         "theta_tilde_min": float(res.theta_tilde.min())})
@@ -173,7 +173,7 @@ def _descends_forever(inst: Instance, u: np.ndarray) -> tuple[bool, float]:
 def _check_existence_corrected(inst: Instance) -> Evidence:
     res, cert = _existence(inst)
     lp_exists = 1.0 if res.status == "exists" else 0.0
-    details = {"depth": res.depth, "dual_value": res.dual_value, "slope": cert["slope"],
+    details = {"depth": res.depth, "dual_value": res.dual_value, "slope": cert.slope,
                "theta_tilde_outside": bool(np.any((res.theta_tilde < 0)
                                                   | (res.theta_tilde > 1)))}
     if res.status == "exists":

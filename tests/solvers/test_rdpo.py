@@ -35,7 +35,7 @@ def test_one_pair_hard_label_has_no_minimiser_and_the_loss_is_unbounded_below():
     res = rdpo_existence(np.array([[1.0]]), np.array([1.0]), 0.1)
     assert res.status == "no_minimiser" and res.depth == pytest.approx(-0.125)
     cert = res.verify()
-    assert cert["ok"] and cert["slope"] == pytest.approx(-0.125)
+    assert cert.ok and cert.slope == pytest.approx(-0.125)
     assert rdpo_loss(1e3 * res.u, np.array([[1.0]]), np.array([1.0]), 0.1) < -100
     assert minimise_rdpo(np.array([[1.0]]), np.array([1.0]), 0.1).status == "unbounded"
 
@@ -44,7 +44,7 @@ def test_soft_labels_inside_the_cube_have_a_minimiser_with_zero_gradient():
     Phi = np.array([[1.0, 2.0, -1.0]])
     theta = np.array([0.5, 0.75, 0.25])
     res = rdpo_existence(Phi, theta, 0.1, 4)
-    assert res.status == "exists" and res.verify()["ok"]
+    assert res.status == "exists" and res.verify().ok
     assert abs(res.depth - res.dual_value) < 1e-8          # strong duality
     assert minimise_rdpo(Phi, theta, 0.1, 4).status == "bounded"
 
@@ -60,21 +60,21 @@ def test_a_tampered_certificate_does_not_verify():
     res = rdpo_existence(np.array([[1.0]]), np.array([1.0]), 0.1)
     bad = type(res)(res.status, res.depth, res.dual_value, res.p, -res.u, res.theta_tilde,
                     res.Phi, res.counts)
-    assert not bad.verify()["ok"]
+    assert not bad.verify().ok
 
 
 def test_exact_verification_proves_both_outcomes_and_rejects_a_tampered_direction():
     hard = rdpo_existence(np.array([[1.0]]), np.array([1.0]), 0.0)   # boundary: slope 0
-    assert hard.status == "no_minimiser" and hard.verify(exact=True)["exact_ok"]
+    assert hard.status == "no_minimiser" and hard.verify(exact=True).exact_ok
     soft = rdpo_existence(np.array([[1.0, 2.0, -1.0], [0.0, 1.0, 1.0]]),
                           np.array([0.5, 0.75, 0.25]), 0.1, 4)
-    assert soft.status == "exists" and soft.verify(exact=True)["exact_ok"]
+    assert soft.status == "exists" and soft.verify(exact=True).exact_ok
     bad = type(hard)(hard.status, hard.depth, hard.dual_value, hard.p, -hard.u,
                      hard.theta_tilde, hard.Phi, hard.counts)
-    assert not bad.verify(exact=True)["exact_ok"]
+    assert not bad.verify(exact=True).exact_ok
     fake = type(soft)(soft.status, soft.depth, soft.dual_value, soft.p + 2.0, soft.u,
                       soft.theta_tilde, soft.Phi, soft.counts)       # p outside the cube
-    assert not fake.verify(exact=True)["exact_ok"]
+    assert not fake.verify(exact=True).exact_ok
 
 
 @pytest.mark.parametrize("eps", [-0.1, 0.5, 0.7, np.nan])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import theory.rdpo
+from solvers.rdpo import RdpoCertificate
 from theory.falsify import check, load_counterexample
 from theory.registry import get
 
@@ -56,7 +57,9 @@ def test_corrected_existence_catches_a_wrong_lp_decision(monkeypatch):
 
     monkeypatch.setattr(theory.rdpo, "rdpo_existence", flipped)
     monkeypatch.setattr(type(rdpo_existence(np.eye(1), np.ones(1), 0.0)), "verify",
-                        lambda self: {"ok": True, "slope": 0.0})
+                        lambda self: RdpoCertificate(ok=True, primal_residual=0.0,
+                                                     primal_depth=0.0, dual_norm1=1.0,
+                                                     slope=0.0, gap=0.0, tolerance=0.0))
     t = get("rdpo.existence_corrected")
     soft = {"Phi": np.array([[1.0, 2.0]]), "theta": np.array([0.5, 0.25]), "m": 4,
             "eps": 0.1, "r": np.array([0.0])}
