@@ -125,6 +125,9 @@ class TaskPopulation:
         return int(self.theta.size)
 
 
+#: Largest population :func:`lognormal_population` builds (~0.5 GB of float64 work arrays).
+MAX_POPULATION_TASKS = 10**7
+
 def lognormal_population(n_tasks: int, mean_T: float, shape: int = 1,
                          spread: float = 0.0) -> TaskPopulation:
     r"""A deterministic population whose :math:`\log\mu_x` are stratified normal quantiles.
@@ -140,6 +143,10 @@ def lognormal_population(n_tasks: int, mean_T: float, shape: int = 1,
         If ``n_tasks < 1``, ``spread < 0`` or some :math:`\mu_x\le k` (a hazard of 1 or more).
     """
     n = _positive_int(n_tasks, "n_tasks", 1)
+    if n > MAX_POPULATION_TASKS:
+        raise ModelError(f"n_tasks = {n}, expected at most {MAX_POPULATION_TASKS} (a quantile "
+                         "grid that fine is already exact to plotting accuracy; larger ones "
+                         "only exhaust memory)", field="n_tasks")
     k = _positive_int(shape, "shape", 1)
     spread = as_real_scalar(spread, "spread", "a finite number >= 0")
     if spread < 0.0:

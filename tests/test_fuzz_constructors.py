@@ -409,6 +409,7 @@ def test_arbitrary_values_in_any_field_are_a_model_error_or_a_valid_model(
         (lambda: CCMDPProblem(MDP_H, np.array([0.0, 1.0]), 0.2), "unsafe"),
         (lambda: CMDPProblem(MDP_D, [True]), "thresholds"),
         (lambda: lognormal_population(3.0, 20.0), "n_tasks"),
+        (lambda: lognormal_population(10**9, 20.0), "n_tasks"),  # would allocate ~30 GB
         (lambda: lognormal_population(3, "20"), "mean_T"),
     ],
 )
