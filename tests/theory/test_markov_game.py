@@ -10,6 +10,7 @@ import theory.markov_game as tm
 from solvers.markov_game import stackelberg_point
 from solvers.markov_game_sampling import sampled_stackelberg_hypergradient
 from theory import get
+from theory.bilevel import unbiasedness_evidence, z_threshold
 from theory.falsify import check
 
 #: (id, examples): the heavier checks run fewer examples to keep this file under ~20 s.
@@ -67,4 +68,5 @@ def test_unbiasedness_test_rejects_the_naive_estimator():
     naive = sampled_stackelberg_hypergradient(game, inst["x"], tm.N_UNBIASED,
                                               np.random.default_rng(0), method="naive", point=pt)
     z = np.abs(naive.mean - pt.gradient()) / naive.stderr
-    assert z.max() > tm.z_threshold(4)
+    assert z.max() > z_threshold(4)
+    assert not unbiasedness_evidence(naive, pt.gradient(), 0).holds  # the theorem's own test
