@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
 
 from solvers import TabularMDP, deterministic_policy, per_step_flip
 from theory import get
@@ -16,16 +15,10 @@ IDS = ["cmdp.mixture_equals_stationary", "cmdp.splitting_one_state_collinear"]
 
 
 @pytest.mark.parametrize("tid", IDS)
-def test_theorem_holds_on_generated_instances(tid):
-    th = get(tid)
-
-    @given(th.instances())
-    def run(inst):
-        for a in th.assumptions:
-            assume(a.predicate(inst))
-        assert th.check(inst).holds
-
-    run()
+def test_theorem_is_registered_as_holding(tid):
+    # The hypothesis search over its instances runs once for every registered theorem,
+    # in tests/theory/test_registry.py (same profile, with targeting); not again here.
+    assert get(tid).expected == "holds" and get(tid).corrected is None
 
 
 def _chain() -> TabularMDP:

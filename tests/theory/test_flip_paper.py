@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
 
 import theory.flip_envelope as fe
 import theory.flip_paper as fp
@@ -18,17 +17,10 @@ IDS = ["flip.thm2_two_atoms_per_state", "flip.thm3_delta0_deterministic",
 
 
 @pytest.mark.parametrize("tid", IDS)
-def test_theorem_holds_on_generated_instances(tid):
-    th = get(tid)
-
-    @given(th.instances())
-    def run(inst):
-        for a in th.assumptions:
-            assume(a.predicate(inst))
-        ev = th.check(inst)
-        assert ev.holds, (tid, ev)
-
-    run()
+def test_theorem_is_registered_as_holding(tid):
+    # The hypothesis search over its instances runs once for every registered theorem,
+    # in tests/theory/test_registry.py (same profile, with targeting); not again here.
+    assert get(tid).expected == "holds" and get(tid).corrected is None
 
 
 # -- Theorems 2 and 7: mixtures over points ---------------------------------------------------

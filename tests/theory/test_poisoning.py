@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
 
 import theory.poisoning as tp
 from theory.falsify import check, load_counterexample
@@ -21,18 +20,10 @@ HOLDING = ["poisoning.lower_bound", "poisoning.upper_bound",
 
 
 @pytest.mark.parametrize("tid", HOLDING)
-def test_theorem_holds_on_generated_instances(tid):
-    th = get(tid)
-    assert th.expected == "holds"
-
-    @given(th.instances())
-    def run(inst):
-        for a in th.assumptions:
-            assume(a.predicate(inst))
-        ev = th.check(inst)
-        assert ev.holds, (tid, ev)
-
-    run()
+def test_theorem_is_registered_as_holding(tid):
+    # The hypothesis search over its instances runs once for every registered theorem,
+    # in tests/theory/test_registry.py (same profile, with targeting); not again here.
+    assert get(tid).expected == "holds" and get(tid).corrected is None
 
 
 def test_naive_integer_gap_claim_is_violated_by_the_stored_counterexample():

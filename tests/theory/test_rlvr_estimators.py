@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
 
 import theory.riskpo as rp
 import theory.rlvr_estimators as rl
@@ -18,18 +17,10 @@ HOLDS = ("bnpo.variance_closed_form", "bnpo.optimal_beta", "bnpo.optimal_beta_qu
 
 
 @pytest.mark.parametrize("tid", HOLDS)
-def test_theorem_holds_on_generated_instances(tid):
-    theorem = get(tid)
-    assert theorem.expected == "holds"
-
-    @given(theorem.instances())
-    def run(inst):
-        for a in theorem.assumptions:
-            assume(a.predicate(inst))
-        ev = theorem.check(inst)
-        assert ev.holds, (tid, ev)
-
-    run()
+def test_theorem_is_registered_as_holding(tid):
+    # The hypothesis search over its instances runs once for every registered theorem,
+    # in tests/theory/test_registry.py (same profile, with targeting); not again here.
+    assert get(tid).expected == "holds" and get(tid).corrected is None
 
 
 def test_mvar_fosd_monotonicity_is_violated_by_the_stored_counterexample():
